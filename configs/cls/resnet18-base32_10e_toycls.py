@@ -1,0 +1,9 @@
+# Teacher-sized CNN (CIFAR ResNet-18, half width) on the embedded
+# classification set.
+_base_ = [
+    '../_base_/models/resnet18-base32_cifar.py',
+    '../_base_/datasets/toy_cls.py', '../_base_/schedules/schedule_cls_10e.py',
+    '../_base_/default_runtime.py'
+]
+default_hooks = dict(
+    checkpoint=dict(save_best='accuracy/top1', rule='greater'))

@@ -1,0 +1,11 @@
+# Student-sized FCN R-18-D8 (quarter width) on the embedded segmentation set.
+_base_ = [
+    '../_base_/models/fcn_r18-base16-d8.py', '../_base_/datasets/toy_seg.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_seg_2k.py'
+]
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500,
+                    max_keep_ckpts=2, save_best='mIoU', rule='greater'))
+log_processor = dict(by_epoch=False)

@@ -1,0 +1,483 @@
+import inspect
+import re
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.logging import MessageHub, print_log
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from kdtools.registry import MODELS
+from kdtools.utils.errors import ConfigError
+from ..recorders import RecorderManager
+from .teacher import (disable_inplace, freeze, load_strict, model_cfg_from,
+                      resolve_scopes)
+
+_REF = re.compile(r'^(student|teacher)(?::(\w+))?\.(\w+)((?:\.-?\d+)*)$')
+
+
+class _InputRef:
+    """Where a loss argument comes from: ``'student.fpn.0'``,
+    ``'teacher.fpn.0'`` (every teacher) or ``'teacher:t1.fpn.0'`` (one
+    teacher). The trailing integers index into the recorded output (FPN
+    level, tuple element); ``call`` picks a call of a module called several
+    times (default: the last)."""
+
+    def __init__(self, spec, owner: str):
+        call = -1
+        if isinstance(spec, dict):
+            spec = dict(spec)
+            call = spec.pop('call', -1)
+            text = spec.pop('ref', None)
+            if text is None or spec:
+                raise ConfigError(f'{owner}: input {spec!r} must be a string '
+                                  'like "student.fpn.0" or dict(ref=..., '
+                                  'call=N)')
+            spec = text
+        m = _REF.match(str(spec))
+        if m is None:
+            raise ConfigError(
+                f'{owner}: input {spec!r} is not "student.<recorder>[.i]", '
+                '"teacher.<recorder>[.i]" or "teacher:<name>.<recorder>[.i]"')
+        self.side, self.teacher, self.recorder = m.group(1), m.group(2), \
+            m.group(3)
+        self.indices = [int(i) for i in m.group(4).split('.') if i]
+        self.call = call
+        self.text = spec
+
+    def fetch(self, manager: RecorderManager):
+        item = manager[self.recorder].get(self.call)
+        for i in self.indices:
+            item = item[i]
+        return item
+
+
+class _DistillTerm:
+    """One configured distillation loss: the module, its input wiring and
+    its adapter."""
+
+    def __init__(self, name, loss, inputs, adapter_cfg, schedule):
+        self.name = name
+        self.loss = loss
+        self.inputs = inputs  # arg -> _InputRef
+        self.adapter_cfg = adapter_cfg
+        self.schedule = schedule or {}
+
+    @property
+    def teacher_args(self):
+        return [a for a, r in self.inputs.items() if r.side == 'teacher']
+
+    @property
+    def student_args(self):
+        return [a for a, r in self.inputs.items() if r.side == 'student']
+
+
+@MODELS.register_module()
+class Distiller(BaseModel):
+    """A student trained with frozen teachers: the model the Runner sees.
+
+    Data flow (one training step): the student's data preprocessor ->
+    every teacher forward under ``torch.no_grad()`` and only as far as its
+    recorders need (backbone, backbone+neck, or the whole ``tensor`` mode)
+    -> the student's ``loss`` (its recorders capture features) -> adapters
+    -> distillation losses -> one loss dict: ``student.<task loss>`` and
+    ``distill.<loss name>``. ``predict`` and ``tensor`` are the student's
+    alone, so MMLab evaluators and visualisers work unchanged.
+
+    Teachers are frozen (no gradients, always eval mode so BN statistics
+    never move, in-place activations off), loaded strictly from their
+    checkpoints, and kept out of the distiller's state dict (so out of its
+    checkpoints) unless ``teacher_in_checkpoint=True``: on resume they are
+    rebuilt from their own checkpoints.
+
+    Args:
+        student (dict): the student model config (a model dict, typically
+            ``{{_base_.model}}``) or ``dict(config=PATH)``.
+        teachers (dict): name -> ``dict(config=..., checkpoint=...,
+            recorders=None, trust_checkpoint=False)``; ``config`` is a path,
+            an ``mmdet::`` style package config, a Config or a dict.
+        teacher (dict, optional): shorthand for ``teachers=dict(teacher=...)``.
+        student_recorders (dict): name -> ``dict(type='ModuleOutputs',
+            source='neck')`` (or a bare module path).
+        teacher_recorders (dict): recorders every teacher gets (a teacher's
+            own ``recorders`` key overrides them).
+        distill_losses (dict): name -> loss config plus ``inputs`` (loss
+            argument -> ``'student.<rec>[.i]'`` / ``'teacher.<rec>[.i]'``) and
+            optionally ``adapter`` (e.g. ``dict(type='ConvAdapter')``, applied
+            to the student-side inputs; channels inferred). Every name must
+            contain ``loss`` (mmengine sums only such keys).
+        teacher_weights (dict, optional): name -> weight for combining one
+            loss over several teachers; default: the mean.
+        loss_schedules (dict, optional): loss name -> ``dict(warmup_iters=N,
+            start_iter=0, stop_iter=None, stop_epoch=None)``: the weight
+            rises linearly from 0 over ``warmup_iters`` after ``start_iter``
+            and is 0 from ``stop_iter`` / ``stop_epoch`` on.
+        input_shape (tuple): ``(C, H, W)`` of the dummy input used at build
+            time to infer adapter channels from recorded shapes.
+        teacher_in_checkpoint (bool): keep teacher weights in the
+            distiller's state dict. Defaults to False.
+    """
+
+    def __init__(self,
+                 student: dict,
+                 teachers: Optional[Dict[str, dict]] = None,
+                 teacher: Optional[dict] = None,
+                 student_recorders: Optional[dict] = None,
+                 teacher_recorders: Optional[dict] = None,
+                 distill_losses: Optional[dict] = None,
+                 teacher_weights: Optional[Dict[str, float]] = None,
+                 loss_schedules: Optional[Dict[str, dict]] = None,
+                 input_shape: Sequence[int] = (3, 128, 128),
+                 teacher_in_checkpoint: bool = False,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if teacher is not None:
+            if teachers:
+                raise ConfigError('give either teacher=... or teachers=...')
+            teachers = dict(teacher=teacher)
+        if not teachers:
+            raise ConfigError('Distiller: no teacher given (teacher=dict('
+                              'config=..., checkpoint=...))')
+        student_cfg = model_cfg_from(student['config'], 'student') \
+            if 'config' in student and 'type' not in student \
+            else resolve_scopes(dict(student))
+        built_student = MODELS.build(student_cfg)
+        if data_preprocessor is None:
+            data_preprocessor = built_student.data_preprocessor
+        super().__init__(data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        self.student = built_student
+        disable_inplace(self.student)
+
+        # teachers: frozen, hidden from the module tree unless asked
+        built = OrderedDict()
+        self.teacher_recorders: Dict[str, RecorderManager] = {}
+        for name, tcfg in teachers.items():
+            tcfg = dict(tcfg)
+            owner = f'teachers.{name}'
+            unknown = set(tcfg) - {'config', 'checkpoint', 'recorders',
+                                   'trust_checkpoint'}
+            if unknown or 'config' not in tcfg:
+                raise ConfigError(
+                    f'{owner}: expected keys config, checkpoint (recorders, '
+                    f'trust_checkpoint optional); got {sorted(tcfg)}')
+            model = MODELS.build(model_cfg_from(tcfg['config'], owner))
+            load_strict(model, tcfg.get('checkpoint'), owner,
+                        trusted=tcfg.get('trust_checkpoint') or None)
+            freeze(model)
+            disable_inplace(model)
+            built[name] = model
+            self.teacher_recorders[name] = RecorderManager(
+                tcfg.get('recorders', teacher_recorders), model,
+                f'{owner}.recorders' if 'recorders' in tcfg else
+                'teacher_recorders')
+        self.teacher_in_checkpoint = teacher_in_checkpoint
+        if teacher_in_checkpoint:
+            self.teachers = nn.ModuleDict(built)
+        else:
+            object.__setattr__(self, '_hidden_teachers', built)
+        self.student_recorders = RecorderManager(student_recorders,
+                                                 self.student,
+                                                 'student_recorders')
+
+        weights = teacher_weights or {n: 1.0 for n in built}
+        unknown = set(weights) - set(built)
+        if unknown:
+            raise ConfigError(f'teacher_weights names {sorted(unknown)}; the '
+                              f'teachers are {sorted(built)}')
+        total = sum(weights.get(n, 0.0) for n in built)
+        self.teacher_weights = {n: weights.get(n, 0.0) / total for n in built}
+
+        self.terms = self._build_terms(distill_losses or {},
+                                       loss_schedules or {})
+        self.distill_losses = nn.ModuleDict(
+            {t.name: t.loss for t in self.terms})
+        self.adapters = nn.ModuleDict()
+        if any(t.adapter_cfg for t in self.terms):
+            self._build_adapters(tuple(input_shape))
+        self._register_load_state_dict_pre_hook(self._accept_plain_student)
+
+    # ------------------------------------------------------------------
+    # build-time wiring
+    @property
+    def teacher_models(self) -> Dict[str, nn.Module]:
+        if self.teacher_in_checkpoint:
+            return dict(self.teachers.items())
+        return self._hidden_teachers
+
+    def _build_terms(self, losses_cfg, schedules) -> List[_DistillTerm]:
+        unknown = set(schedules) - set(losses_cfg)
+        if unknown:
+            raise ConfigError(f'loss_schedules names {sorted(unknown)}, '
+                              'which are not in distill_losses '
+                              f'{sorted(losses_cfg)}')
+        terms = []
+        for name, cfg in losses_cfg.items():
+            owner = f'distill_losses.{name}'
+            if 'loss' not in name:
+                raise ConfigError(
+                    f'{owner}: mmengine sums only loss-dict keys containing '
+                    f'"loss", so {name!r} would be silently not trained; '
+                    f'rename it, e.g. "loss_{name}"')
+            cfg = dict(cfg)
+            inputs_cfg = cfg.pop('inputs', None)
+            adapter_cfg = cfg.pop('adapter', None)
+            if not inputs_cfg:
+                raise ConfigError(f'{owner}: no inputs= (loss argument -> '
+                                  '"student.<recorder>" / '
+                                  '"teacher.<recorder>")')
+            cfg.pop('_scope_', None)
+            loss = MODELS.build(cfg)
+            inputs = {arg: _InputRef(ref, f'{owner}.inputs.{arg}')
+                      for arg, ref in inputs_cfg.items()}
+            self._check_signature(owner, loss, inputs)
+            for arg, ref in inputs.items():
+                where = f'{owner}.inputs.{arg}'
+                if ref.side == 'student' and \
+                        ref.recorder not in self.student_recorders:
+                    raise ConfigError(
+                        f'{where}: {ref.text!r} names student recorder '
+                        f'{ref.recorder!r}; student_recorders are '
+                        f'{sorted(self.student_recorders.recorders)}')
+                if ref.side == 'teacher':
+                    names = [ref.teacher] if ref.teacher else \
+                        list(self.teacher_recorders)
+                    for t in names:
+                        if t not in self.teacher_recorders:
+                            raise ConfigError(
+                                f'{where}: no teacher named {t!r}; teachers '
+                                f'are {sorted(self.teacher_recorders)}')
+                        if ref.recorder not in self.teacher_recorders[t]:
+                            raise ConfigError(
+                                f'{where}: {ref.text!r} names recorder '
+                                f'{ref.recorder!r}, which teacher {t!r} does '
+                                'not have; its recorders are '
+                                f'{sorted(self.teacher_recorders[t].recorders)}')
+            term = _DistillTerm(name, loss, inputs, adapter_cfg,
+                                schedules.get(name))
+            if adapter_cfg and not (term.student_args and term.teacher_args):
+                raise ConfigError(f'{owner}: an adapter maps a student input '
+                                  'to a teacher input; this loss needs both')
+            terms.append(term)
+        return terms
+
+    @staticmethod
+    def _check_signature(owner, loss, inputs) -> None:
+        params = inspect.signature(loss.forward).parameters
+        has_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        names = [n for n, p in params.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        required = [n for n in names if params[n].default is
+                    inspect.Parameter.empty]
+        unknown = [a for a in inputs if a not in names and not has_kwargs]
+        missing = [r for r in required if r not in inputs]
+        if unknown or missing:
+            sig = f'{type(loss).__name__}.forward({", ".join(names)})'
+            what = []
+            if unknown:
+                what.append(f'it has no argument {unknown}')
+            if missing:
+                what.append(f'{missing} not wired')
+            raise ConfigError(f'{owner}: inputs {sorted(inputs)} do not match '
+                              f'{sig}: {"; ".join(what)}')
+
+    def _dummy_forward(self, input_shape):
+        """Record one forward of a dummy batch on every side (eval mode)."""
+        x = torch.zeros((1, ) + tuple(input_shape))
+        was_training = self.student.training
+        self.student.eval()
+        try:
+            with torch.no_grad():
+                for name, model in self.teacher_models.items():
+                    with self.teacher_recorders[name].record():
+                        self._forward_to(model, x, None,
+                                         self.teacher_recorders[name].sources)
+                with self.student_recorders.record():
+                    self._forward_to(self.student, x, None,
+                                     self.student_recorders.sources)
+        finally:
+            self.student.train(was_training)
+
+    def _build_adapters(self, input_shape) -> None:
+        self._dummy_forward(input_shape)
+        for term in self.terms:
+            if not term.adapter_cfg:
+                continue
+            s_ref = term.inputs[term.student_args[0]]
+            t_ref = term.inputs[term.teacher_args[0]]
+            s_shape = tuple(s_ref.fetch(self.student_recorders).shape)
+            per_teacher = nn.ModuleDict()
+            for t in self._teachers_of(t_ref):
+                t_shape = tuple(t_ref.fetch(self.teacher_recorders[t]).shape)
+                if len(s_shape) != 4 or len(t_shape) != 4:
+                    raise ConfigError(
+                        f'distill_losses.{term.name}.adapter: needs (N, C, H, '
+                        f'W) features; student {s_ref.text} is {s_shape}, '
+                        f'teacher {t}: {t_ref.text} is {t_shape}')
+                cfg = dict(term.adapter_cfg)
+                cfg.pop('_scope_', None)
+                cfg.setdefault('in_channels', s_shape[1])
+                cfg.setdefault('out_channels', t_shape[1])
+                if cfg['in_channels'] != s_shape[1]:
+                    raise ConfigError(
+                        f'distill_losses.{term.name}.adapter: in_channels='
+                        f'{cfg["in_channels"]} but student {s_ref.text} is '
+                        f'{s_shape}')
+                adapter = MODELS.build(cfg)
+                if cfg.get('align') == 'none' and s_shape[2:] != t_shape[2:]:
+                    raise ConfigError(
+                        f'distill_losses.{term.name}.adapter: align="none" '
+                        f'but student {s_ref.text} {s_shape} and teacher '
+                        f'{t_ref.text} {t_shape} differ in size')
+                per_teacher[t] = adapter
+            self.adapters[term.name] = per_teacher
+        for manager in [self.student_recorders,
+                        *self.teacher_recorders.values()]:
+            for r in manager.recorders.values():
+                r.reset()
+
+    def _teachers_of(self, ref: _InputRef) -> List[str]:
+        return [ref.teacher] if ref.teacher else list(self.teacher_recorders)
+
+    # ------------------------------------------------------------------
+    # forward
+    @staticmethod
+    def _forward_to(model, inputs, data_samples, sources) -> None:
+        """Run ``model`` only as far as the recorded modules need."""
+        roots = {s.split('.')[0] for s in sources}
+        if not roots:
+            return
+        if roots <= {'backbone'} and hasattr(model, 'backbone'):
+            model.backbone(inputs)
+        elif roots <= {'backbone', 'neck'} and hasattr(model, 'extract_feat'):
+            model.extract_feat(inputs)
+        else:
+            model(inputs, data_samples, mode='tensor')
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        return self.student(inputs, data_samples, mode=mode)
+
+    def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
+        with torch.no_grad():
+            for name, model in self.teacher_models.items():
+                manager = self.teacher_recorders[name]
+                with manager.record():
+                    self._forward_to(model, inputs, data_samples,
+                                     manager.sources)
+        with self.student_recorders.record():
+            student_losses = self.student.loss(inputs, data_samples)
+        losses = OrderedDict(
+            (f'student.{k}', v) for k, v in student_losses.items())
+        losses.update(self.distill_loss())
+        return losses
+
+    def distill_loss(self) -> Dict[str, Tensor]:
+        """The distillation terms from what the recorders captured."""
+        hub = MessageHub.get_current_instance()
+        it = hub.get_info('iter', 0) or 0
+        epoch = hub.get_info('epoch', 0) or 0
+        out = OrderedDict()
+        for term in self.terms:
+            factor = self._schedule_factor(term.schedule, it, epoch)
+            total = 0.
+            teachers = self._teachers_involved(term)
+            for t in teachers:
+                kwargs = {}
+                target = None
+                for arg in term.teacher_args:
+                    kwargs[arg] = term.inputs[arg].fetch(
+                        self.teacher_recorders[t])
+                    target = kwargs[arg] if target is None else target
+                for arg in term.student_args:
+                    value = term.inputs[arg].fetch(self.student_recorders)
+                    if term.name in self.adapters:
+                        value = self.adapters[term.name][t](value, target)
+                    kwargs[arg] = value
+                value = term.loss(**kwargs)
+                weight = self.teacher_weights[t] if len(teachers) > 1 else 1.
+                total = total + weight * value
+            total = total * factor
+            if not bool(torch.isfinite(total).all()):
+                raise FloatingPointError(
+                    f'distillation loss {term.name!r} became '
+                    f'{total.detach().flatten()[0].item()} at iteration {it} '
+                    '(check its loss_weight, temperature and inputs)')
+            out[f'distill.{term.name}'] = total
+        return out
+
+    def _teachers_involved(self, term: _DistillTerm) -> List[str]:
+        """The teachers a term is computed for: those its inputs name, or
+        every teacher when an input says just ``teacher.``."""
+        named = {term.inputs[a].teacher for a in term.teacher_args}
+        if not named:  # a student-only term: computed once
+            return list(self.teacher_recorders)[:1]
+        if None in named:
+            return list(self.teacher_recorders)
+        return sorted(named)
+
+    @staticmethod
+    def _schedule_factor(schedule: dict, it: int, epoch: int) -> float:
+        if not schedule:
+            return 1.0
+        start = schedule.get('start_iter', 0)
+        if it < start:
+            return 0.0
+        stop_iter = schedule.get('stop_iter')
+        stop_epoch = schedule.get('stop_epoch')
+        if (stop_iter is not None and it >= stop_iter) or \
+                (stop_epoch is not None and epoch >= stop_epoch):
+            return 0.0
+        warmup = schedule.get('warmup_iters', 0)
+        if warmup:
+            return min(1.0, (it - start + 1) / warmup)
+        return 1.0
+
+    # ------------------------------------------------------------------
+    # modes, devices, checkpoints
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for model in self.teacher_models.values():
+            model.eval()
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        super()._apply(fn, *args, **kwargs)
+        if not self.teacher_in_checkpoint:
+            for model in self._hidden_teachers.values():
+                model._apply(fn, *args, **kwargs)
+        return self
+
+    def _accept_plain_student(self, state_dict, prefix, *args) -> None:
+        """``load_from`` a plain student checkpoint: prefix its keys with
+        ``student.`` (reported), so it initialises the distiller's
+        student."""
+        own = [k for k in state_dict if k.startswith(prefix)]
+        if any(k[len(prefix):].startswith('student.') for k in own):
+            return
+        student_keys = set(self.student.state_dict())
+        plain = [k for k in own if k[len(prefix):] in student_keys]
+        if not plain:
+            return
+        for k in plain:
+            state_dict[f'{prefix}student.{k[len(prefix):]}'] = \
+                state_dict.pop(k)
+        print_log(
+            f'kdtools: the checkpoint is a plain student checkpoint; '
+            f'{len(plain)} of the student\'s {len(student_keys)} tensors '
+            'loaded as "student.*" (adapters keep their initialisation)',
+            logger='current')
+
+    def student_state_dict(self) -> Dict[str, Tensor]:
+        """The student's own state dict (keys as the plain model has)."""
+        return self.student.state_dict()
+
+    def init_weights(self):
+        # teachers keep their checkpoint weights; the student and adapters
+        # initialise as configured
+        self.student.init_weights()
+        for m in self.adapters.modules():
+            if hasattr(m, 'init_weights') and m is not self.adapters:
+                m.init_weights()

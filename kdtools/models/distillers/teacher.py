@@ -1,0 +1,114 @@
+"""Building and loading frozen teachers (and students given by config)."""
+import os.path as osp
+from typing import Optional, Tuple, Union
+
+from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+from torch import nn
+
+from kdtools.utils.checkpoint import load_checkpoint_file
+from kdtools.utils.config import load_config, resolve_scopes
+from kdtools.utils.errors import CheckpointError, ConfigError
+
+
+def model_cfg_from(config: Union[str, dict, Config], owner: str) -> dict:
+    """The model dict of ``config``: a config path (local or
+    ``mmdet::...``), a Config, a full config dict (with ``model``) or a model
+    dict (with ``type``). The config's ``default_scope`` becomes the model's
+    ``_scope_`` so that it builds in its own library from any scope."""
+    if isinstance(config, (dict, ConfigDict)) and 'type' in config:
+        model = dict(config)
+        default_scope = None
+    else:
+        try:
+            cfg = load_config(config)
+        except ConfigError as e:
+            raise ConfigError(f'{owner}: {e}') from None
+        if 'model' not in cfg:
+            raise ConfigError(f'{owner}: config {config!r} has no "model"')
+        model = cfg.model.to_dict() if hasattr(cfg.model, 'to_dict') \
+            else dict(cfg.model)
+        default_scope = cfg.get('default_scope')
+    model = resolve_scopes(model)
+    if '_scope_' not in model and default_scope not in (None, 'kdtools'):
+        model['_scope_'] = default_scope
+    return model
+
+
+def _plain_state_dict(checkpoint: dict) -> dict:
+    state = checkpoint.get('state_dict', checkpoint)
+    state = {k[len('module.'):] if k.startswith('module.') else k: v
+             for k, v in state.items()}
+    # a distiller checkpoint: its student is the model
+    if state and all(k.startswith(('student.', 'adapters.')) or
+                     k.startswith('data_preprocessor.') for k in state) and \
+            any(k.startswith('student.') for k in state):
+        state = {k[len('student.'):]: v for k, v in state.items()
+                 if k.startswith('student.')}
+    return state
+
+
+def load_strict(model: nn.Module, checkpoint: Optional[str], owner: str,
+                trusted: Optional[bool] = None) -> Tuple[int, int]:
+    """Load ``checkpoint`` into ``model``, refusing any mismatch.
+
+    Missing keys, unexpected keys and shape mismatches are all errors that
+    list the first offenders: a teacher that does not match its checkpoint
+    must not train a student silently.
+    Returns ``(number of tensors loaded, number of parameters)``.
+    """
+    if not checkpoint:
+        raise CheckpointError(f'{owner}: no checkpoint given (a teacher must '
+                              'be trained; set checkpoint=PATH)')
+    if not osp.isfile(osp.expanduser(checkpoint)):
+        raise CheckpointError(f'{owner}: checkpoint {checkpoint!r} does not '
+                              'exist')
+    state = _plain_state_dict(
+        load_checkpoint_file(checkpoint, map_location='cpu', trusted=trusted))
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f'{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
+              for k in own if k in state and hasattr(state[k], 'shape') and
+              tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f'missing {len(missing)} keys: '
+                         f'{", ".join(missing[:5])}')
+        if unexpected:
+            parts.append(f'unexpected {len(unexpected)} keys: '
+                         f'{", ".join(unexpected[:5])}')
+        if shapes:
+            parts.append(f'{len(shapes)} shape mismatches: '
+                         f'{"; ".join(shapes[:3])}')
+        raise CheckpointError(
+            f'{owner}: checkpoint {checkpoint!r} does not match its model '
+            f'({type(model).__name__}): {" | ".join(parts)}')
+    model.load_state_dict(state, strict=True)
+    print_log(f'{owner}: loaded {len(state)} tensors from {checkpoint} '
+              '(strict: no missing, unexpected or mismatched keys)',
+              logger='current')
+    return len(state), sum(p.numel() for p in model.parameters())
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """No gradients, eval mode (BN statistics never move)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.eval()
+    return model
+
+
+def disable_inplace(model: nn.Module) -> int:
+    """Switch off in-place activations so recorded tensors stay intact.
+    Returns how many modules were changed."""
+    changed = 0
+    for m in model.modules():
+        if getattr(m, 'inplace', False) is True and isinstance(
+                m, (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.Hardswish,
+                    nn.Hardsigmoid, nn.SiLU, nn.Dropout, nn.Dropout2d,
+                    nn.Hardtanh, nn.Threshold, nn.CELU, nn.SELU, nn.Mish)):
+            m.inplace = False
+            changed += 1
+    return changed

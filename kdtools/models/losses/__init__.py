@@ -1,0 +1,3 @@
+from .feature_imitation_loss import FeatureImitationLoss
+
+__all__ = ['FeatureImitationLoss']

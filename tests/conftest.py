@@ -1,0 +1,75 @@
+"""Shared fixtures: the tiny embedded data (made once per session) and
+helpers that write small configs inheriting the project's own."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(ROOT, 'configs')
+TOOLS = osp.join(ROOT, 'tools')
+
+# keep the 2 cores for the suite's processes, not for oversubscribed BLAS
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _kdtools_modules():
+    from kdtools.utils import register_all_modules
+    register_all_modules()
+
+
+@pytest.fixture(scope='session')
+def toy_data(tmp_path_factory):
+    """The embedded sets at size 'tiny' (seed 0), made once."""
+    from kdtools.datasets import make_toy_data
+    out = str(tmp_path_factory.mktemp('toy'))
+    make_toy_data(out, seed=0, size='tiny', img_size=64)
+    return out
+
+
+def write_config(path, base, body='', extra_bases=()):
+    """Write a config at ``path`` that inherits ``base`` (relative to
+    ``configs/``) and ``extra_bases`` (as written) and adds ``body``."""
+    bases = [osp.join(CONFIGS, base)] + list(extra_bases)
+    with open(path, 'w') as f:
+        f.write(f"_base_ = {bases!r}\n{body}\n")
+    return str(path)
+
+
+def tiny_det_body(data_dir, max_epochs=2, extra=''):
+    """Config text that points the detection config at the tiny data and
+    shrinks the schedule."""
+    root = osp.join(data_dir, 'det') + '/'
+    return f"""
+data_root = {root!r}
+train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+train_cfg = dict(max_epochs={max_epochs}, val_interval={max_epochs})
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1, max_keep_ckpts=3,
+                                     save_best=None))
+log_processor = dict(window_size=1)
+randomness = dict(seed=0, deterministic=True)
+{extra}
+"""
+
+
+def run_tool(args, timeout=600, env=None, check=False):
+    """Run a tool script with this interpreter; return CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env.setdefault('PYTHON', sys.executable)
+    proc = subprocess.run([sys.executable] + list(args), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout,
+                          env=full_env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'{args} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
+    return proc

@@ -1,0 +1,152 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh end to end on the
+tiny embedded data with the real Runner (CPU)."""
+import json
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, run_tool, tiny_det_body, write_config
+
+STUDENT = 'det/gfl_r18-base16_fpn_12e_toydet.py'
+
+
+def _losses(log_dir):
+    """(iter, loss) pairs from the json scalars log of a run."""
+    out = []
+    for dirpath, _, files in os.walk(log_dir):
+        for name in files:
+            if name == 'scalars.json':
+                with open(osp.join(dirpath, name)) as f:
+                    for line in f:
+                        rec = json.loads(line)
+                        if 'loss' in rec:
+                            out.append((rec['iter'], rec['loss']))
+    return sorted(out)
+
+
+def test_train_kill_resume_then_test(toy_data, tmp_path):
+    cfg = write_config(tmp_path / 'det.py', STUDENT,
+                       tiny_det_body(toy_data, max_epochs=3))
+    work = tmp_path / 'work'
+    # start training, kill it once the first epoch checkpoint is written
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/train.py', cfg, '--work-dir', str(work)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if (work / 'epoch_1.pth').exists() and (work /
+                                                'last_checkpoint').exists():
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (work / 'epoch_3.pth').exists()
+
+    res = run_tool(['tools/train.py', cfg, '--work-dir', str(work),
+                    '--resume'], check=True)
+    log = res.stdout + res.stderr
+    assert 'resumed' in log.lower() or 'Resumed' in log
+    assert (work / 'epoch_3.pth').exists()
+    # no temporary files are left beside the checkpoints
+    assert not [n for n in os.listdir(work) if n.endswith('.tmp')]
+
+    out = tmp_path / 'metrics.json'
+    res = run_tool(['tools/test.py', cfg, str(work / 'epoch_3.pth'), '--out',
+                    str(out), '--work-dir', str(tmp_path / 'test')],
+                   check=True)
+    metrics = json.loads(out.read_text())['metrics']
+    assert 'coco/bbox_mAP' in metrics and 'coco/bbox_mAP_50' in metrics
+    assert 0.0 <= metrics['coco/bbox_mAP'] <= 1.0
+
+
+@pytest.mark.parametrize('case', ['config', 'data_root', 'empty', 'coco'])
+def test_bad_input_is_one_line_error_before_training(toy_data, tmp_path,
+                                                      case):
+    work = tmp_path / 'work'
+    if case == 'config':
+        cfg = str(tmp_path / 'no_such_config.py')
+        expect = 'no_such_config.py'
+    else:
+        data = tmp_path / 'data'
+        os.makedirs(data / 'det' / 'annotations')
+        os.makedirs(data / 'det' / 'train')
+        os.makedirs(data / 'det' / 'val')
+        src = osp.join(toy_data, 'det', 'annotations')
+        for split in ('train', 'val'):
+            with open(osp.join(src, f'instances_{split}.json')) as f:
+                text = f.read()
+            (data / 'det' / 'annotations' /
+             f'instances_{split}.json').write_text(text)
+        for split in ('train', 'val'):
+            for name in os.listdir(osp.join(toy_data, 'det', split)):
+                os.symlink(osp.join(toy_data, 'det', split, name),
+                           data / 'det' / split / name)
+        if case == 'data_root':
+            data = tmp_path / 'missing'
+            expect = str(data)
+        elif case == 'empty':
+            for name in os.listdir(data / 'det' / 'train'):
+                os.remove(data / 'det' / 'train' / name)
+            expect = 'is empty'
+        else:
+            (data / 'det' / 'annotations' /
+             'instances_train.json').write_text(
+                 json.dumps({'images': [{'id': 1, 'file_name': 'a.png'}],
+                             'annotations': [{'image_id': 1, 'bbox': [1, 2],
+                                              'category_id': 1}],
+                             'categories': [{'id': 1, 'name': 'x'}]}))
+            expect = 'instances_train.json'
+        cfg = write_config(tmp_path / 'det.py', STUDENT,
+                           tiny_det_body(str(data), max_epochs=1))
+    res = run_tool(['tools/train.py', cfg, '--work-dir', str(work)])
+    assert res.returncode == 2, res.stderr[-2000:]
+    err_lines = [l for l in res.stderr.splitlines() if l.strip()]
+    assert len(err_lines) == 1, res.stderr
+    assert err_lines[0].startswith('kdtools: error:')
+    assert expect in err_lines[0]
+    if case == 'coco':
+        assert 'bbox [1, 2]' in err_lines[0]
+    assert not osp.exists(work) or not [
+        n for n in os.listdir(work) if n.endswith('.pth')]
+
+
+def test_test_tool_missing_checkpoint(toy_data, tmp_path):
+    cfg = write_config(tmp_path / 'det.py', STUDENT, tiny_det_body(toy_data))
+    res = run_tool(['tools/test.py', cfg, str(tmp_path / 'none.pth')])
+    assert res.returncode == 2
+    assert 'none.pth' in res.stderr and 'does not exist' in res.stderr
+
+
+@pytest.mark.parametrize('tool', ['train.py', 'test.py', 'make_toy_data.py',
+                                  'dist_train.sh', 'dist_test.sh',
+                                  'slurm_train.sh'])
+def test_every_tool_has_help(tool):
+    if tool.endswith('.sh'):
+        res = subprocess.run(['bash', osp.join('tools', tool), '--help'],
+                             cwd=ROOT, capture_output=True, text=True)
+    else:
+        res = run_tool([osp.join('tools', tool), '--help'])
+    assert res.returncode == 0 and 'usage' in res.stdout.lower()
+    assert len(res.stdout.splitlines()) >= 2
+
+
+def test_dist_train_two_processes_gloo(toy_data, tmp_path):
+    cfg = write_config(tmp_path / 'det.py', STUDENT,
+                       tiny_det_body(toy_data, max_epochs=1))
+    work = tmp_path / 'work'
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29531',
+               OMP_NUM_THREADS='1')
+    res = subprocess.run(
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work)],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-4000:]
+    assert 'gloo' in log.lower() or 'world_size: 2' in log.lower() or \
+        'distributed: true' in log.lower()
+    assert (work / 'epoch_1.pth').exists()
