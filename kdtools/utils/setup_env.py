@@ -19,6 +19,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
 
     import kdtools.datasets  # noqa: F401
     import kdtools.engine  # noqa: F401
+    import kdtools.models  # noqa: F401
     mmdet.utils.register_all_modules(init_default_scope=False)
     mmseg.utils.register_all_modules(init_default_scope=False)
     mmpretrain.utils.register_all_modules(init_default_scope=False)

@@ -4,6 +4,7 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+from mmengine.config import ConfigDict
 from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModel
 from torch import Tensor, nn
@@ -141,7 +142,7 @@ class Distiller(BaseModel):
                               'config=..., checkpoint=...))')
         student_cfg = model_cfg_from(student['config'], 'student') \
             if 'config' in student and 'type' not in student \
-            else resolve_scopes(dict(student))
+            else ConfigDict(resolve_scopes(dict(student)))
         built_student = MODELS.build(student_cfg)
         if data_preprocessor is None:
             data_preprocessor = built_student.data_preprocessor

@@ -32,7 +32,8 @@ def model_cfg_from(config: Union[str, dict, Config], owner: str) -> dict:
     model = resolve_scopes(model)
     if '_scope_' not in model and default_scope not in (None, 'kdtools'):
         model['_scope_'] = default_scope
-    return model
+    # MMLab heads read their train_cfg/test_cfg by attribute
+    return ConfigDict(model)
 
 
 def _plain_state_dict(checkpoint: dict) -> dict:
@@ -40,9 +41,7 @@ def _plain_state_dict(checkpoint: dict) -> dict:
     state = {k[len('module.'):] if k.startswith('module.') else k: v
              for k, v in state.items()}
     # a distiller checkpoint: its student is the model
-    if state and all(k.startswith(('student.', 'adapters.')) or
-                     k.startswith('data_preprocessor.') for k in state) and \
-            any(k.startswith('student.') for k in state):
+    if any(k.startswith('student.') for k in state):
         state = {k[len('student.'):]: v for k, v in state.items()
                  if k.startswith('student.')}
     return state

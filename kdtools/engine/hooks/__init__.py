@@ -1,0 +1,3 @@
+from .teacher_eval_hook import TeacherEvalHook
+
+__all__ = ['TeacherEvalHook']
