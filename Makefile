@@ -14,7 +14,7 @@ STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all data lint clean
+.PHONY: install demo test test-all data bench-quality bench-speed clean
 
 install: $(STAMP)
 
@@ -31,9 +31,20 @@ $(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.tx
 
 data: install
 	$(PY) tools/make_toy_data.py --out $(DATA) --if-missing
+	$(PY) tools/convert_mobilenetv2.py --if-missing
 
+# teacher, baseline student and hint-KD student on the embedded detection
+# data: one table (params, mAP, train time, inference time per image)
 demo: install data
 	$(PY) tools/run_demo.py --data $(DATA)
+
+# the README's quality figures: the students over 3 seeds (mean and spread)
+bench-quality: install data
+	$(PY) tools/run_demo.py --data $(DATA) --seeds 0 1 2
+
+# the README's speed figure: overhead ratio of a distillation step
+bench-speed: install data
+	$(PY) tools/benchmark.py configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed.json
 
 test: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

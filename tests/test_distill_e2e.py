@@ -14,15 +14,17 @@ from mmengine.registry import MODELS
 from kdtools.utils import load_config
 from conftest import CONFIGS, ROOT, run_tool, tiny_det_body, write_config
 
-HINT = 'det/hint/hint_fpn_gfl-r18_to_gfl-r18-base16_12e_toydet.py'
+HINT = 'det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
 
 
 @pytest.fixture(scope='module')
 def distill_cfg(toy_data, tmp_path_factory):
     tmp = tmp_path_factory.mktemp('distill')
     torch.manual_seed(0)
-    teacher = MODELS.build(load_config(
-        osp.join(CONFIGS, 'det/gfl_r18_fpn_12e_toydet.py')).model)
+    teacher_cfg = load_config(
+        osp.join(CONFIGS, 'det/gfl_mobilenetv2_fpn_12e_toydet.py')).model
+    teacher_cfg.backbone.init_cfg = None  # random weights, no file needed
+    teacher = MODELS.build(teacher_cfg)
     teacher.init_weights()
     with torch.no_grad():  # confident enough to predict boxes
         teacher.bbox_head.gfl_cls.bias.zero_()

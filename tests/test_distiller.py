@@ -14,8 +14,8 @@ from mmengine.registry import MODELS
 from kdtools.utils import CheckpointError, ConfigError, load_config
 from conftest import CONFIGS
 
-HINT = osp.join(CONFIGS, 'det/hint/hint_fpn_gfl-r18_to_gfl-r18-base16_12e_toydet.py')
-TEACHER = osp.join(CONFIGS, 'det/gfl_r18_fpn_12e_toydet.py')
+HINT = osp.join(CONFIGS, 'det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py')
+TEACHER = osp.join(CONFIGS, 'det/gfl_mobilenetv2_fpn_12e_toydet.py')
 
 
 @pytest.fixture(scope='module')
@@ -24,6 +24,7 @@ def teacher_ckpt(tmp_path_factory):
     tests check behaviour, not quality)."""
     torch.manual_seed(0)
     cfg = load_config(TEACHER)
+    cfg.model.backbone.init_cfg = None  # random weights, no file needed
     model = MODELS.build(cfg.model)
     model.init_weights()
     # make BN statistics non-trivial so that a moving BN would show

@@ -1,63 +1,213 @@
 #!/usr/bin/env python
-"""The main job on the embedded data: train a GFL detector on the embedded
-detection set with tools/train.py, evaluate it with tools/test.py (mmdet's
-CocoMetric) and print its mAP.
+"""The main job: distillation on the embedded detection data.
 
-Example:
-    python tools/run_demo.py --data data/toy
+Trains (or reuses) the teacher (GFL, ImageNet MobileNetV2), a baseline
+student (GFL, ResNet-18 at 1/4 width, trained alone) and a feature-imitation
+student (the same, distilled from the teacher on its FPN levels), all with
+tools/train.py and the same schedule; exports the distilled student as a plain
+mmdet checkpoint; evaluates all three with tools/test.py (mmdet CocoMetric)
+and prints one table: parameters, mAP, training time, inference time per
+image.
+
+With several --seeds the students are trained once per seed (the teacher
+once) and the table shows mean and spread (the README's quality figures).
+
+Examples:
+    python tools/run_demo.py                      # make demo
+    python tools/run_demo.py --seeds 0 1 2        # make bench-quality
 """
 import argparse
 import json
+import os
 import os.path as osp
+import statistics
 import subprocess
 import sys
 import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/det/gfl_r18_fpn_12e_toydet.py'
+sys.path.insert(0, ROOT)
+
+TEACHER = 'configs/det/gfl_mobilenetv2_fpn_12e_toydet.py'
+STUDENT = 'configs/det/gfl_r18-base16_fpn_12e_toydet.py'
+DISTILL = 'configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
 
 
-def run(args):
+def sh(args, log=None):
+    cmd = [sys.executable] + args
     print('$', ' '.join(args), flush=True)
-    subprocess.run([sys.executable] + args, cwd=ROOT, check=True)
+    if log is None:
+        subprocess.run(cmd, cwd=ROOT, check=True)
+        return
+    with open(log, 'w') as f:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log) as f:
+            tail = f.read()[-3000:]
+        raise SystemExit(f'failed ({proc.returncode}): {" ".join(args)}\n'
+                         f'{tail}\n(full log: {log})')
+
+
+def data_options(data):
+    root = osp.join(data, 'det') + '/'
+    if osp.normpath(root) == osp.normpath('data/toy/det'):
+        return []
+    ann = root + 'annotations/instances_val.json'
+    return [f'train_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}',
+            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
+
+
+def train(config, work_dir, seed, opts):
+    """tools/train.py; returns (last checkpoint, wall seconds)."""
+    os.makedirs(work_dir, exist_ok=True)
+    start = time.time()
+    sh(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+        f'randomness.seed={seed}'] + opts,
+       log=osp.join(work_dir, 'train_stdout.log'))
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip(), time.time() - start
+
+
+def evaluate(config, checkpoint, work_dir, opts):
+    out = osp.join(work_dir, 'metrics.json')
+    sh(['tools/test.py', config, checkpoint, '--out', out, '--work-dir',
+        osp.join(work_dir, 'test')] + (['--cfg-options'] + opts
+                                       if opts else []),
+       log=osp.join(work_dir, 'test_stdout.log'))
+    with open(out) as f:
+        return json.load(f)['metrics']
+
+
+def params_and_speed(config, checkpoint, data, n_images=50):
+    """Parameters, and median seconds per image of the plain model's
+    test_step at batch size 1 on the first val images (CPU threads as
+    configured by torch)."""
+    import torch
+    from mmengine.registry import MODELS
+    from mmengine.runner import Runner, load_checkpoint
+
+    from kdtools.utils import load_config, register_all_modules
+    register_all_modules()
+    cfg = load_config(config, dict(
+        (o.split('=', 1)[0], o.split('=', 1)[1]) for o in data_options(data)))
+    cfg.model.pop('init_cfg', None)
+    if 'backbone' in cfg.model:
+        cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True,
+                    logger='silent')
+    model.eval()
+    loader_cfg = dict(cfg.val_dataloader)
+    loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
+    loader = Runner.build_dataloader(loader_cfg)
+    times = []
+    with torch.no_grad():
+        for i, batch in enumerate(loader):
+            if i >= n_images + 3:
+                break
+            start = time.perf_counter()
+            model.test_step(batch)
+            if i >= 3:  # warm-up
+                times.append(time.perf_counter() - start)
+    return (sum(p.numel() for p in model.parameters()),
+            statistics.median(times))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description='Train and evaluate a GFL detector on the embedded '
-        'detection data and print its mAP.')
-    parser.add_argument('--data', default='data/toy',
-                        help='embedded data folder (made if missing)')
+        description='Train teacher, baseline student and feature-imitation '
+        'student on the embedded detection data; print parameters, mAP, '
+        'training time and inference time per image.')
+    parser.add_argument('--data', default='data/toy')
     parser.add_argument('--work-dir', default='work_dirs/demo')
-    parser.add_argument('--config', default=CONFIG)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--retrain-teacher', action='store_true')
     args = parser.parse_args(argv)
+    opts = data_options(args.data)
 
-    run(['tools/make_toy_data.py', '--out', args.data, '--if-missing'])
-    root = osp.join(args.data, 'det') + '/'
-    opts = ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={root}annotations/instances_val.json',
-            f'test_evaluator.ann_file={root}annotations/instances_val.json']
-    work = osp.join(args.work_dir, osp.splitext(osp.basename(args.config))[0])
-    start = time.time()
-    run(['tools/train.py', args.config, '--work-dir', work] + opts)
-    train_s = time.time() - start
-    ckpt = osp.join(work, f'epoch_12.pth')
-    with open(osp.join(ROOT, work, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
-    out = osp.join(work, 'metrics.json')
-    run(['tools/test.py', args.config, ckpt, '--out', out,
-         '--work-dir', osp.join(work, 'test')] + opts)
-    with open(osp.join(ROOT, out)) as f:
-        metrics = json.load(f)['metrics']
-    print()
-    print(f'model     : {args.config}')
-    print(f'checkpoint: {ckpt}')
-    print(f'train time: {train_s / 60:.1f} min')
-    print(f'bbox mAP  : {metrics["coco/bbox_mAP"]:.3f}  '
-          f'(mAP@50 {metrics["coco/bbox_mAP_50"]:.3f}, '
-          f'mAP@75 {metrics["coco/bbox_mAP_75"]:.3f})')
+    sh(['tools/make_toy_data.py', '--out', args.data, '--if-missing'])
+    sh(['tools/convert_mobilenetv2.py', '--if-missing'])
+
+    # the teacher: trained once, reused by later runs
+    tdir = osp.join(args.work_dir, 'teacher')
+    tckpt = osp.join(tdir, osp.splitext(osp.basename(TEACHER))[0] + '.pth')
+    tinfo_path = osp.join(tdir, 'teacher.json')
+    if args.retrain_teacher or not osp.isfile(tinfo_path):
+        last, secs = train(TEACHER, osp.join(tdir, 'run'), 0, opts)
+        import torch
+        ckpt = torch.load(last, map_location='cpu', weights_only=False)
+        torch.save(dict(state_dict=ckpt['state_dict'],
+                        meta=dict(dataset_meta=ckpt['meta'].get(
+                            'dataset_meta'))), tckpt)
+        metrics = evaluate(TEACHER, tckpt, tdir, opts)
+        with open(tinfo_path, 'w') as f:
+            json.dump(dict(train_s=secs, metrics=metrics), f)
+    else:
+        print(f'reusing the teacher in {tckpt}')
+    with open(tinfo_path) as f:
+        tinfo = json.load(f)
+
+    rows = {'teacher': [], 'student': [], 'student + hint KD': []}
+    rows['teacher'].append(dict(mAP=tinfo['metrics']['coco/bbox_mAP'],
+                                train_s=tinfo['train_s']))
+    speed = {'teacher': params_and_speed(TEACHER, tckpt, args.data)}
+    for seed in args.seeds:
+        sdir = osp.join(args.work_dir, f'student_seed{seed}')
+        last, secs = train(STUDENT, sdir, seed, opts)
+        m = evaluate(STUDENT, last, sdir, opts)
+        rows['student'].append(dict(mAP=m['coco/bbox_mAP'], train_s=secs))
+        speed.setdefault('student', params_and_speed(STUDENT, last,
+                                                     args.data))
+
+        ddir = osp.join(args.work_dir, f'hint_seed{seed}')
+        last, secs = train(DISTILL, ddir, seed,
+                           opts + [f'model.teacher.checkpoint={tckpt}'])
+        plain = osp.join(ddir, 'student_exported.pth')
+        sh(['tools/export_student.py', DISTILL, last, plain])
+        plain_cfg = osp.splitext(plain)[0] + '.py'
+        m = evaluate(plain_cfg, plain, ddir, opts)
+        rows['student + hint KD'].append(dict(mAP=m['coco/bbox_mAP'],
+                                              train_s=secs))
+        speed.setdefault('student + hint KD',
+                         params_and_speed(plain_cfg, plain, args.data))
+
+    def fmt(values, scale=1.0, digits=3):
+        values = [v * scale for v in values]
+        if len(values) == 1:
+            return f'{values[0]:.{digits}f}'
+        return (f'{statistics.mean(values):.{digits}f} '
+                f'± {statistics.stdev(values):.{digits}f}')
+
+    seeds = ', '.join(map(str, args.seeds))
+    print(f'\nembedded detection set ({args.data}/det), 12 epochs each; '
+          f'students: seeds {seeds} (mean ± std over seeds when several); '
+          'teacher: seed 0')
+    header = (f'{"model":20s} {"params":>8s} {"bbox mAP":>15s} '
+              f'{"train (min)":>13s} {"infer (ms/img)":>15s}')
+    print(header)
+    print('-' * len(header))
+    summary = {}
+    for name, runs in rows.items():
+        n_params, sec_per_img = speed[name]
+        maps = [r['mAP'] for r in runs]
+        print(f'{name:20s} {n_params / 1e6:7.2f}M {fmt(maps):>15s} '
+              f'{fmt([r["train_s"] for r in runs], 1 / 60, 1):>13s} '
+              f'{sec_per_img * 1000:15.1f}')
+        summary[name] = dict(params=n_params, mAP=maps,
+                             train_s=[r['train_s'] for r in runs],
+                             infer_s_per_img=sec_per_img)
+    t = statistics.mean(summary['teacher']['mAP'])
+    s = statistics.mean(summary['student']['mAP'])
+    d = statistics.mean(summary['student + hint KD']['mAP'])
+    gap = (d - s) / (t - s) if t != s else float('nan')
+    print(f'\nhint KD vs baseline student: {d - s:+.3f} mAP '
+          f'({gap * 100:.0f}% of the teacher-student gap closed)')
+    summary['seeds'] = args.seeds
+    with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
+        json.dump(summary, f, indent=2)
 
 
 if __name__ == '__main__':

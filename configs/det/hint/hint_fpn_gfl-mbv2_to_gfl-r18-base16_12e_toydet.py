@@ -1,10 +1,11 @@
 # Feature imitation (Chen et al. 2017 hint learning / FitNets) on the three
-# FPN levels: the student-sized GFL learns from the teacher-sized GFL on the
-# embedded detection set. Everything but `model` is the student's own config.
+# FPN levels: the student-sized GFL (ResNet-18 at 1/4 width, from scratch)
+# learns from the GFL on an ImageNet MobileNetV2 on the embedded detection
+# set. Everything but `model` is the student's own config.
 _base_ = ['../gfl_r18-base16_fpn_12e_toydet.py']
 
-teacher_config = '{{ fileDirname }}/../gfl_r18_fpn_12e_toydet.py'
-teacher_ckpt = 'work_dirs/demo/teacher/gfl_r18_fpn_12e_toydet.pth'
+teacher_config = '{{ fileDirname }}/../gfl_mobilenetv2_fpn_12e_toydet.py'
+teacher_ckpt = 'work_dirs/demo/teacher/gfl_mobilenetv2_fpn_12e_toydet.pth'
 
 model = dict(
     _delete_=True,
