@@ -271,3 +271,14 @@ def test_plain_student_checkpoint_initialises_student(teacher_ckpt,
     load_checkpoint(model, path, strict=False)
     for k, v in plain.state_dict().items():
         assert torch.equal(model.student.state_dict()[k], v), k
+
+
+def test_teacher_runs_only_as_far_as_recorders_need(teacher_ckpt):
+    model = build(teacher_ckpt)
+    (teacher, ) = model.teacher_models.values()
+    calls = []
+    teacher.bbox_head.register_forward_hook(lambda *a: calls.append('head'))
+    teacher.neck.register_forward_hook(lambda *a: calls.append('neck'))
+    model.train()
+    model.loss(**model.data_preprocessor(batch(), True))
+    assert calls == ['neck']  # backbone + neck, never the head
