@@ -150,3 +150,14 @@ def test_dist_train_two_processes_gloo(toy_data, tmp_path):
     assert 'gloo' in log.lower() or 'world_size: 2' in log.lower() or \
         'distributed: true' in log.lower()
     assert (work / 'epoch_1.pth').exists()
+
+
+def test_amp_without_gpu_is_clear_error(toy_data, tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is present: --amp is valid here')
+    cfg = write_config(tmp_path / 'det.py', STUDENT, tiny_det_body(toy_data))
+    res = run_tool(['tools/train.py', cfg, '--amp', '--work-dir',
+                    str(tmp_path / 'w')])
+    assert res.returncode == 2
+    assert '--amp needs a CUDA device' in res.stderr

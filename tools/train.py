@@ -55,7 +55,8 @@ def main(argv=None):
                                              prepare_checkpoint_trust,
                                              resolve_resume,
                                              setup_cpu_distributed)
-    from kdtools.utils import KDToolsError, load_config, register_all_modules
+    from kdtools.utils import (ConfigError, KDToolsError, load_config,
+                               register_all_modules)
 
     register_all_modules()
     try:
@@ -66,6 +67,11 @@ def main(argv=None):
             cfg.work_dir = osp.join(
                 'work_dirs', osp.splitext(osp.basename(args.config))[0])
         if args.amp:
+            import torch
+            if not torch.cuda.is_available():
+                raise ConfigError(
+                    '--amp needs a CUDA device (mmengine\'s AmpOptimWrapper '
+                    'trains in float16 on GPU); this machine has none')
             optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
             if optim_wrapper in ('OptimWrapper', 'AmpOptimWrapper'):
                 cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,30 +1,11 @@
-# The student-sized segmentor: FCN (Long et al., CVPR 2015) on a dilated
-# ResNet-18 (V1c) at a quarter of the width (16 base channels).
+# The student-sized segmentor: FCN (Long et al., CVPR 2015) on the teacher's
+# dilated ResNet-18 (V1c) at a quarter of the width (16 base channels).
+_base_ = './pspnet_r18-d8.py'
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='mmseg.EncoderDecoder',
-    data_preprocessor=dict(
-        type='mmseg.SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=(128, 128)),
-    backbone=dict(
-        type='mmseg.ResNetV1c',
-        depth=18,
-        num_stages=4,
-        stem_channels=16,
-        base_channels=16,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True),
+    backbone=dict(stem_channels=16, base_channels=16),
     decode_head=dict(
+        _delete_=True,
         type='mmseg.FCNHead',
         in_channels=128,
         in_index=3,
@@ -37,6 +18,4 @@ model = dict(
         align_corners=False,
         loss_decode=dict(
             type='mmseg.CrossEntropyLoss', use_sigmoid=False,
-            loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+            loss_weight=1.0)))
