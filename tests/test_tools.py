@@ -161,3 +161,42 @@ def test_amp_without_gpu_is_clear_error(toy_data, tmp_path):
                     str(tmp_path / 'w')])
     assert res.returncode == 2
     assert '--amp needs a CUDA device' in res.stderr
+
+
+@pytest.mark.parametrize('config, data_body, metric', [
+    ('seg/fcn_r18-base16-d8_2k_toyseg.py', """
+data_root = {root!r}
+train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(max_iters=4, val_interval=4)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+default_hooks = dict(checkpoint=dict(interval=4, save_best=None))
+""", 'mIoU'),
+    ('cls/vit-tiny-p4_10e_toycls.py', """
+data_root = {root!r}
+train_dataloader = dict(batch_size=32, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=50, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=1, val_interval=1)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+default_hooks = dict(checkpoint=dict(interval=1, save_best=None))
+""", 'accuracy/top1'),
+])
+def test_seg_and_cls_train_and_test(toy_data, tmp_path, config, data_body,
+                                    metric):
+    task = config.split('/')[0]
+    root = osp.join(toy_data, task) + '/'
+    cfg = write_config(tmp_path / 'cfg.py', config,
+                       data_body.format(root=root))
+    work = tmp_path / 'work'
+    run_tool(['tools/train.py', cfg, '--work-dir', str(work)], check=True)
+    with open(work / 'last_checkpoint') as f:
+        ckpt = f.read().strip()
+    out = tmp_path / 'metrics.json'
+    run_tool(['tools/test.py', cfg, ckpt, '--out', str(out), '--work-dir',
+              str(tmp_path / 'test')], check=True)
+    metrics = json.loads(out.read_text())['metrics']
+    assert metric in metrics and 0 <= metrics[metric] <= 100
+    if task == 'cls':
+        assert 'accuracy/top5' in metrics

@@ -68,7 +68,23 @@ def main(argv=None):
         elif cfg.get('work_dir') is None:
             cfg.work_dir = osp.join(
                 'work_dirs', osp.splitext(osp.basename(args.config))[0])
-        cfg.load_from = args.checkpoint
+        checkpoint = args.checkpoint
+        if str(cfg.model.get('type', '')).split('.')[-1] == 'Distiller':
+            # evaluate the student alone: no teacher is built or needed
+            import tempfile
+
+            from kdtools.models.distillers.export import (export_student,
+                                                          student_config)
+            tmp = tempfile.mkdtemp(prefix='kdtools_student_')
+            checkpoint = osp.join(tmp, 'student.pth')
+            prepare_checkpoint_trust(cfg, args.trust_checkpoint)
+            export_student(cfg, args.checkpoint, checkpoint)
+            work_dir = cfg.work_dir
+            cfg = student_config(cfg)
+            cfg.work_dir = work_dir
+            print(f'kdtools: {args.config} is a distillation config; '
+                  'evaluating its student', flush=True)
+        cfg.load_from = checkpoint
         cfg.resume = False
         prepare_checkpoint_trust(cfg, args.trust_checkpoint)
         setup_cpu_distributed(cfg, args.launcher)

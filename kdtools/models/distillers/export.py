@@ -65,7 +65,7 @@ def export_student(config, checkpoint: str, out: str,
             if k in ('dataset_meta', 'epoch', 'iter', 'seed',
                      'mmengine_version', 'experiment_name')}
     meta['kdtools'] = dict(exported_from=osp.abspath(checkpoint),
-                           distill_config=str(config),
+                           distill_config=getattr(config, 'filename', None) or str(config),
                            time=time.strftime('%Y-%m-%d %H:%M:%S'))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     torch.save(dict(state_dict=student.state_dict(), meta=meta), out)
