@@ -282,3 +282,19 @@ def test_teacher_runs_only_as_far_as_recorders_need(teacher_ckpt):
     model.train()
     model.loss(**model.data_preprocessor(batch(), True))
     assert calls == ['neck']  # backbone + neck, never the head
+
+
+def test_class_count_mismatch_names_both_sides(teacher_ckpt):
+    cfg = distiller_cfg(teacher_ckpt)
+    cfg['student']['bbox_head']['num_classes'] = 5
+    cfg['student_recorders'] = dict(cls='bbox_head.gfl_cls')
+    cfg['teacher_recorders'] = dict(cls='bbox_head.gfl_cls')
+    cfg['distill_losses'] = dict(loss_cls_kd=dict(
+        type='FeatureImitationLoss',
+        inputs=dict(preds_S=dict(ref='student.cls', call=0),
+                    preds_T=dict(ref='teacher.cls', call=0))))
+    with pytest.raises(ConfigError) as e:
+        MODELS.build(cfg)
+    msg = str(e.value)
+    assert '(1, 5, 16, 16)' in msg and '(1, 10, 16, 16)' in msg
+    assert 'class counts' in msg and 'loss_cls_kd' in msg

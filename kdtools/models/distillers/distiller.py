@@ -195,7 +195,7 @@ class Distiller(BaseModel):
         self.distill_losses = nn.ModuleDict(
             {t.name: t.loss for t in self.terms})
         self.adapters = nn.ModuleDict()
-        if any(t.adapter_cfg for t in self.terms):
+        if self.terms:
             self._build_adapters(tuple(input_shape))
         self._register_load_state_dict_pre_hook(self._accept_plain_student)
 
@@ -301,9 +301,14 @@ class Distiller(BaseModel):
             self.student.train(was_training)
 
     def _build_adapters(self, input_shape) -> None:
+        """Record a dummy forward; build each term's adapters with channels
+        from the recorded shapes; refuse, naming both sides, inputs that a
+        loss compares element-wise but that differ in shape (for class
+        outputs: different class counts)."""
         self._dummy_forward(input_shape)
         for term in self.terms:
             if not term.adapter_cfg:
+                self._check_same_shapes(term)
                 continue
             s_ref = term.inputs[term.student_args[0]]
             t_ref = term.inputs[term.teacher_args[0]]
@@ -337,6 +342,25 @@ class Distiller(BaseModel):
                         *self.teacher_recorders.values()]:
             for r in manager.recorders.values():
                 r.reset()
+
+    def _check_same_shapes(self, term: _DistillTerm) -> None:
+        if not getattr(term.loss, 'requires_same_shape', False) or \
+                not (term.student_args and term.teacher_args):
+            return
+        t_ref = term.inputs[term.teacher_args[0]]
+        for arg in term.student_args:
+            s_ref = term.inputs[arg]
+            s_shape = tuple(s_ref.fetch(self.student_recorders).shape)
+            for t in self._teachers_of(t_ref):
+                t_shape = tuple(t_ref.fetch(self.teacher_recorders[t]).shape)
+                if s_shape != t_shape:
+                    raise ConfigError(
+                        f'distill_losses.{term.name}: {type(term.loss).__name__}'
+                        f' compares student {s_ref.text} {s_shape} with '
+                        f'teacher {t}: {t_ref.text} {t_shape} element-wise, '
+                        'but they differ (for class outputs: different class '
+                        'counts); add an adapter or record comparable '
+                        'tensors')
 
     def _teachers_of(self, ref: _InputRef) -> List[str]:
         return [ref.teacher] if ref.teacher else list(self.teacher_recorders)

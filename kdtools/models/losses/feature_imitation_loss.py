@@ -47,6 +47,9 @@ class FeatureImitationLoss(nn.Module):
         loss_weight (float): multiplies the loss.
     """
 
+    #: the distiller checks at build time that the wired inputs agree
+    requires_same_shape = True
+
     def __init__(self, dist: str = 'l2', normalize: Optional[str] = None,
                  reduction: str = 'mean', loss_weight: float = 1.0) -> None:
         super().__init__()
