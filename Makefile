@@ -14,7 +14,7 @@ STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all data bench-quality bench-speed clean
+.PHONY: install demo test test-all data bench-quality bench-speed lint clean
 
 install: $(STAMP)
 
@@ -51,6 +51,9 @@ test: install
 
 test-all: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check kdtools tools tests configs --select F,E9
 
 clean:
 	rm -rf build work_dirs/* .pytest_cache

@@ -87,7 +87,6 @@ def test_export_student_loads_strict_and_predicts_same(distill_cfg, tmp_path):
     assert (tmp_path / 'student.py').exists()
 
     # stock mmdet: its own init_detector with the exported config
-    from mmdet.apis import init_detector
     from mmdet.utils import register_all_modules
     from mmengine.runner import load_checkpoint
     register_all_modules(init_default_scope=False)

@@ -1,7 +1,7 @@
 import inspect
 import re
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import ConfigDict
