@@ -57,3 +57,60 @@ def test_no_gradient_to_teacher_and_shape_check():
         FeatureImitationLoss()(torch.zeros(1, 2, 2, 2), torch.zeros(1, 3, 2, 2))
     with pytest.raises(ValueError, match='dist'):
         FeatureImitationLoss(dist='l3')
+
+
+def test_weighted_soft_ce_by_hand():
+    import math
+
+    from kdtools.models.losses import WeightedSoftCELoss
+
+    # 2 foreground classes + background (last), one sample
+    s = torch.tensor([[1.0, 0.0, 0.0]])
+    t = torch.tensor([[0.0, 0.0, math.log(2.0)]])  # P_t = (.25, .25, .5)
+    p_s = torch.softmax(s, dim=-1)[0]
+    soft = -(0.25 * math.log(p_s[0]) + 0.25 * math.log(p_s[1]) +
+             1.5 * 0.5 * math.log(p_s[2]))
+    loss = WeightedSoftCELoss(mu=0.0, bg_weight=1.5)
+    assert loss(s, t).item() == pytest.approx(soft, rel=1e-6)
+    # mu mixes in the hard term CE(P_s, y)
+    hard = -math.log(p_s[0])
+    mixed = WeightedSoftCELoss(mu=0.25)(s, t, label=torch.tensor([0]))
+    assert mixed.item() == pytest.approx(0.25 * hard + 0.75 * soft, rel=1e-6)
+    # temperature: P = softmax(Z / T); T^2 only when asked
+    q_s = torch.softmax(s / 2, dim=-1)[0]
+    q_t = torch.softmax(t / 2, dim=-1)[0]
+    soft_t = -sum(w * q_t[c] * math.log(q_s[c])
+                  for c, w in enumerate((1.0, 1.0, 1.5)))
+    assert WeightedSoftCELoss(mu=0.0, temperature=2.0)(s, t).item() == \
+        pytest.approx(float(soft_t), rel=1e-6)
+    assert WeightedSoftCELoss(mu=0.0, temperature=2.0, scale_by_t2=True)(
+        s, t).item() == pytest.approx(4 * float(soft_t), rel=1e-6)
+    with pytest.raises(ValueError, match='class counts'):
+        loss(torch.zeros(1, 3), torch.zeros(1, 4))
+
+
+def test_bounded_regression_by_hand():
+    from kdtools.models.losses import TeacherBoundedRegressionLoss
+    y = torch.zeros(2, 4)
+    # box 0: student worse than teacher -> L2 term; box 1: student better
+    # than the teacher by more than the margin -> exactly 0, no gradient
+    s = torch.tensor([[1., 1., 0., 0.], [0.1, 0., 0., 0.]],
+                     requires_grad=True)
+    t = torch.tensor([[0.5, 0., 0., 0.], [1., 1., 0., 0.]])
+    loss = TeacherBoundedRegressionLoss(margin=0.5, reduction='none',
+                                        loss_weight=1.0)
+    out = loss(s, t, y)
+    assert out.tolist() == pytest.approx([2.0, 0.0])
+    out.sum().backward()
+    assert torch.equal(s.grad[1], torch.zeros(4))
+    assert torch.allclose(s.grad[0], torch.tensor([2., 2., 0., 0.]))
+    # within the margin the student is still pushed: 0.01 + 0.5 > 2 is
+    # false, but with margin 3 it is true
+    wide = TeacherBoundedRegressionLoss(margin=3.0, reduction='none',
+                                        loss_weight=1.0)
+    assert wide(s, t, y)[1].item() == pytest.approx(0.01)
+    # mmdet bbox_weights (N, 4) and avg_factor
+    w = torch.tensor([[1., 1., 1., 1.], [0., 0., 0., 0.]])
+    nu = TeacherBoundedRegressionLoss(margin=0.5, loss_weight=0.5)
+    assert nu(s, t, y, weight=w, avg_factor=1.0).item() == \
+        pytest.approx(0.5 * 2.0)

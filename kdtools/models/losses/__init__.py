@@ -1,3 +1,8 @@
+from .bounded_regression_loss import TeacherBoundedRegressionLoss
 from .feature_imitation_loss import FeatureImitationLoss
+from .weighted_soft_ce_loss import WeightedSoftCELoss
 
-__all__ = ['FeatureImitationLoss']
+__all__ = [
+    'FeatureImitationLoss', 'TeacherBoundedRegressionLoss',
+    'WeightedSoftCELoss'
+]
