@@ -10,10 +10,10 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
+from kdtools.utils.config import resolve_scopes
 from kdtools.utils.errors import ConfigError
 from ..recorders import RecorderManager
-from .teacher import (disable_inplace, freeze, load_strict, model_cfg_from,
-                      resolve_scopes)
+from .teacher import disable_inplace, freeze, load_strict, model_cfg_from
 
 _REF = re.compile(r'^(student|teacher)(?::(\w+))?\.(\w+)((?:\.-?\d+)*)$')
 
@@ -495,14 +495,7 @@ class Distiller(BaseModel):
             'loaded as "student.*" (adapters keep their initialisation)',
             logger='current')
 
-    def student_state_dict(self) -> Dict[str, Tensor]:
-        """The student's own state dict (keys as the plain model has)."""
-        return self.student.state_dict()
-
     def init_weights(self):
-        # teachers keep their checkpoint weights; the student and adapters
-        # initialise as configured
+        """Initialise the student as its config says; teachers keep their
+        checkpoint weights and adapters initialise when built."""
         self.student.init_weights()
-        for m in self.adapters.modules():
-            if hasattr(m, 'init_weights') and m is not self.adapters:
-                m.init_weights()

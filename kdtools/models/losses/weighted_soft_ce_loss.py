@@ -1,6 +1,5 @@
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 from torch import Tensor, nn
