@@ -148,3 +148,18 @@ def test_dist_distillation_two_processes_gloo(distill_cfg, tmp_path):
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     assert (work / 'epoch_1.pth').exists()
+
+
+def test_benchmark_prints_overhead_ratio_last(distill_cfg, tmp_path):
+    out = tmp_path / 'bench.json'
+    res = run_tool(['tools/benchmark.py', distill_cfg, '--iters', '2',
+                    '--warmup', '1', '--batches', '2', '--random-teacher',
+                    '--json', str(out)], check=True)
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.startswith('overhead ratio c / (a + b): ')
+    ratio = float(last.rsplit(' ', 1)[1])
+    figures = json.loads(out.read_text())
+    assert figures['overhead_ratio'] == pytest.approx(ratio, abs=1e-3)
+    assert set(figures['median_s']) == {'a_student_step',
+                                        'b_teacher_forward', 'c_distill_step'}
+    assert all(v > 0 for v in figures['peak_memory_mb'].values())
