@@ -53,6 +53,7 @@ def main(argv=None):
 
     from kdtools.engine.runner_utils import (build_runner,
                                              prepare_checkpoint_trust,
+                                             resolve_work_dir,
                                              setup_cpu_distributed)
     from kdtools.utils import (CheckpointError, KDToolsError, load_config,
                                register_all_modules)
@@ -63,30 +64,24 @@ def main(argv=None):
         if not osp.isfile(args.checkpoint):
             raise CheckpointError(f'checkpoint {args.checkpoint!r} does not '
                                   'exist')
-        if args.work_dir is not None:
-            cfg.work_dir = args.work_dir
-        elif cfg.get('work_dir') is None:
-            cfg.work_dir = osp.join(
-                'work_dirs', osp.splitext(osp.basename(args.config))[0])
+        resolve_work_dir(cfg, args.config, args.work_dir)
+        prepare_checkpoint_trust(cfg, args.trust_checkpoint)
         checkpoint = args.checkpoint
         if str(cfg.model.get('type', '')).split('.')[-1] == 'Distiller':
-            # evaluate the student alone: no teacher is built or needed
-            import tempfile
-
+            # evaluate the student alone: no teacher is built or needed; the
+            # plain student checkpoint is kept in the work dir
             from kdtools.models.distillers.export import (export_student,
                                                           student_config)
-            tmp = tempfile.mkdtemp(prefix='kdtools_student_')
-            checkpoint = osp.join(tmp, 'student.pth')
-            prepare_checkpoint_trust(cfg, args.trust_checkpoint)
+            checkpoint = osp.join(cfg.work_dir, 'student_exported.pth')
             export_student(cfg, args.checkpoint, checkpoint)
             work_dir = cfg.work_dir
             cfg = student_config(cfg)
             cfg.work_dir = work_dir
             print(f'kdtools: {args.config} is a distillation config; '
-                  'evaluating its student', flush=True)
+                  f'evaluating its student (exported to {checkpoint})',
+                  flush=True)
         cfg.load_from = checkpoint
         cfg.resume = False
-        prepare_checkpoint_trust(cfg, args.trust_checkpoint)
         setup_cpu_distributed(cfg, args.launcher)
         runner = build_runner(cfg, mode='test')
         metrics = runner.test()

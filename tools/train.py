@@ -54,6 +54,7 @@ def main(argv=None):
     from kdtools.engine.runner_utils import (build_runner,
                                              prepare_checkpoint_trust,
                                              resolve_resume,
+                                             resolve_work_dir,
                                              setup_cpu_distributed)
     from kdtools.utils import (ConfigError, KDToolsError, load_config,
                                register_all_modules)
@@ -61,11 +62,7 @@ def main(argv=None):
     register_all_modules()
     try:
         cfg = load_config(args.config, args.cfg_options)
-        if args.work_dir is not None:
-            cfg.work_dir = args.work_dir
-        elif cfg.get('work_dir') is None:
-            cfg.work_dir = osp.join(
-                'work_dirs', osp.splitext(osp.basename(args.config))[0])
+        resolve_work_dir(cfg, args.config, args.work_dir)
         if args.amp:
             import torch
             if not torch.cuda.is_available():

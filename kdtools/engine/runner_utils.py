@@ -44,6 +44,17 @@ def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     return None
 
 
+def resolve_work_dir(cfg: Config, config_path: str,
+                     work_dir: Optional[str] = None) -> None:
+    """``--work-dir`` if given, else the config's ``work_dir``, else
+    ``work_dirs/<config name>`` (mmdet's rule)."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join(
+            'work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
 def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     """Run ``--launcher pytorch`` on machines without CUDA: gloo process
     group (mmengine's own init would call ``torch.cuda.set_device``) and
