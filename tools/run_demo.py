@@ -49,15 +49,16 @@ def sh(args, log=None):
                          f'{tail}\n(full log: {log})')
 
 
-def data_options(data):
+def data_options(data) -> dict:
+    """Config overrides pointing the detection configs at ``data``."""
     root = osp.join(data, 'det') + '/'
     if osp.normpath(root) == osp.normpath('data/toy/det'):
-        return []
+        return {}
     ann = root + 'annotations/instances_val.json'
-    return [f'train_dataloader.dataset.data_root={root}',
-            f'val_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}',
-            f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}']
+    return {'train_dataloader.dataset.data_root': root,
+            'val_dataloader.dataset.data_root': root,
+            'test_dataloader.dataset.data_root': root,
+            'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann}
 
 
 def train(config, work_dir, seed, opts):
@@ -91,8 +92,7 @@ def params_and_speed(config, checkpoint, data, n_images=50):
 
     from kdtools.utils import load_config, register_all_modules
     register_all_modules()
-    cfg = load_config(config, dict(
-        (o.split('=', 1)[0], o.split('=', 1)[1]) for o in data_options(data)))
+    cfg = load_config(config, data_options(data))
     cfg.model.pop('init_cfg', None)
     if 'backbone' in cfg.model:
         cfg.model.backbone.init_cfg = None
@@ -126,7 +126,7 @@ def main(argv=None):
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--retrain-teacher', action='store_true')
     args = parser.parse_args(argv)
-    opts = data_options(args.data)
+    opts = [f'{k}={v}' for k, v in data_options(args.data).items()]
 
     sh(['tools/make_toy_data.py', '--out', args.data, '--if-missing'])
     sh(['tools/convert_mobilenetv2.py', '--if-missing'])
