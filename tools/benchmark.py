@@ -7,8 +7,15 @@ before each phase). The last line is the overhead ratio c / (a + b): what
 the recorders, adapters and distillation losses cost beyond running the two
 models.
 
-Example:
+With ``--peer CONFIG`` it also times (d) the training step of another
+toolbox's model for the same method (e.g. mmdet's LD detector) on the same
+batches, and the last line is then the speed ratio c / d (at most 1.0: no
+slower than the peer).
+
+Examples:
     python tools/benchmark.py configs/det/hint/CONFIG.py --iters 20
+    python tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
+        --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py
 """
 import argparse
 import json
@@ -38,6 +45,8 @@ def parse_args(argv=None):
     parser.add_argument('--json', help='write the figures here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         default={})
+    parser.add_argument('--peer', help='a config of the same method in '
+                        'another toolbox (an mmdet model) to time as (d)')
     parser.add_argument('--random-teacher', action='store_true',
                         help='build the teacher with random weights (no '
                         'checkpoint needed; timing only)')
@@ -131,6 +140,19 @@ def main(argv=None):
     phases = [('a_student_step', student_step),
               ('b_teacher_forward', teacher_forward),
               ('c_distill_step', distill_step)]
+    if args.peer:
+        peer_cfg = load_config(args.peer, args.cfg_options).model
+        if args.random_teacher and 'teacher_ckpt' in peer_cfg:
+            peer_cfg.teacher_ckpt = None
+        peer = MODELS.build(peer_cfg).to(device)
+        peer.init_weights()
+        peer.train()
+        opt_p = OptimWrapper(torch.optim.SGD(peer.parameters(), lr=1e-4))
+
+        def peer_step(data):
+            peer.train_step(data, opt_p)
+
+        phases.append(('d_peer_step', peer_step))
     mem = PeakMemory(device)
     times = {name: [] for name, _ in phases}
     peaks = {}
@@ -162,6 +184,10 @@ def main(argv=None):
         torch_threads=torch.get_num_threads(),
         median_s=med, peak_memory_mb=peaks,
         overhead_ratio=ratio)
+    if args.peer:
+        result['peer'] = args.peer
+        result['speed_ratio_vs_peer'] = med['c_distill_step'] / \
+            med['d_peer_step']
     for name in med:
         print(f'{name:18s} median {med[name] * 1000:8.1f} ms   '
               f'peak memory {peaks[name]:8.1f} MB')
@@ -170,6 +196,9 @@ def main(argv=None):
         with open(args.json, 'w') as f:
             json.dump(result, f, indent=2)
     print(f'overhead ratio c / (a + b): {ratio:.3f}')
+    if args.peer:
+        print(f'speed ratio c / d (kdtools / peer): '
+              f'{result["speed_ratio_vs_peer"]:.3f}')
     return result
 
 

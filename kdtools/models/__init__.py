@@ -1,5 +1,6 @@
 """kdtools models: distillers, recorders, adapters and losses."""
 from .adapters import *  # noqa: F401,F403
 from .distillers import *  # noqa: F401,F403
+from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .recorders import *  # noqa: F401,F403

@@ -108,6 +108,12 @@ class Distiller(BaseModel):
             optionally ``adapter`` (e.g. ``dict(type='ConvAdapter')``, applied
             to the student-side inputs; channels inferred). Every name must
             contain ``loss`` (mmengine sums only such keys).
+        head_distillers (dict, optional): name -> head distiller config
+            (``GFLHeadDistiller``, ``AnchorHeadDistiller``,
+            ``RoIHeadDistiller``): distillation that needs the student head's
+            own assignment (positives, regression targets, sampled RoIs).
+            Their recorders are installed automatically; their losses appear
+            as ``distill.<name>.<loss>``.
         teacher_weights (dict, optional): name -> weight for combining one
             loss over several teachers; default: the mean.
         loss_schedules (dict, optional): loss name -> ``dict(warmup_iters=N,
@@ -127,6 +133,7 @@ class Distiller(BaseModel):
                  student_recorders: Optional[dict] = None,
                  teacher_recorders: Optional[dict] = None,
                  distill_losses: Optional[dict] = None,
+                 head_distillers: Optional[dict] = None,
                  teacher_weights: Optional[Dict[str, float]] = None,
                  loss_schedules: Optional[Dict[str, dict]] = None,
                  input_shape: Sequence[int] = (3, 128, 128),
@@ -149,7 +156,19 @@ class Distiller(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.student = built_student
-        disable_inplace(self.student)
+        # in-place activations could overwrite recorded features; head
+        # distillers record head outputs and targets only, which nothing
+        # modifies, so a model keeps them when it has no feature recorders
+        if student_recorders:
+            disable_inplace(self.student)
+        self.head_distillers = self._build_head_distillers(
+            head_distillers or {})
+        hd_student_recs, hd_teacher_recs = {}, {}
+        for hd_name, hd in self.head_distillers.items():
+            for key, cfg in hd.student_recorders().items():
+                hd_student_recs[f'{hd_name}/{key}'] = cfg
+            for key, cfg in hd.teacher_recorders().items():
+                hd_teacher_recs[f'{hd_name}/{key}'] = cfg
 
         # teachers: frozen, hidden from the module tree unless asked
         built = OrderedDict()
@@ -167,17 +186,24 @@ class Distiller(BaseModel):
             load_strict(model, tcfg.get('checkpoint'), owner,
                         trusted=tcfg.get('trust_checkpoint') or None)
             freeze(model)
-            disable_inplace(model)
+            if tcfg.get('recorders', teacher_recorders):
+                disable_inplace(model)
             built[name] = model
+            recs = dict(tcfg.get('recorders', teacher_recorders) or {})
+            recs.update(hd_teacher_recs)
             self.teacher_recorders[name] = RecorderManager(
-                tcfg.get('recorders', teacher_recorders), model,
-                f'{owner}.recorders' if 'recorders' in tcfg else
-                'teacher_recorders')
+                recs, model, f'{owner}.recorders' if 'recorders' in tcfg
+                else 'teacher_recorders')
+            for hd_name, hd in self.head_distillers.items():
+                hd.check(self.student, model, name,
+                         f'head_distillers.{hd_name}')
         self.teacher_in_checkpoint = teacher_in_checkpoint
         if teacher_in_checkpoint:
             self.teachers = nn.ModuleDict(built)
         else:
             object.__setattr__(self, '_hidden_teachers', built)
+        student_recorders = dict(student_recorders or {})
+        student_recorders.update(hd_student_recs)
         self.student_recorders = RecorderManager(student_recorders,
                                                  self.student,
                                                  'student_recorders')
@@ -190,8 +216,11 @@ class Distiller(BaseModel):
         total = sum(weights.get(n, 0.0) for n in built)
         self.teacher_weights = {n: weights.get(n, 0.0) / total for n in built}
 
-        self.terms = self._build_terms(distill_losses or {},
-                                       loss_schedules or {})
+        loss_schedules = dict(loss_schedules or {})
+        self.head_schedules = {n: loss_schedules.pop(n)
+                               for n in list(loss_schedules)
+                               if n in self.head_distillers}
+        self.terms = self._build_terms(distill_losses or {}, loss_schedules)
         self.distill_losses = nn.ModuleDict(
             {t.name: t.loss for t in self.terms})
         self.adapters = nn.ModuleDict()
@@ -207,12 +236,29 @@ class Distiller(BaseModel):
             return dict(self.teachers.items())
         return self._hidden_teachers
 
+    @staticmethod
+    def _build_head_distillers(cfgs: dict) -> nn.ModuleDict:
+        built = nn.ModuleDict()
+        for name, cfg in cfgs.items():
+            cfg = dict(cfg)
+            cfg.pop('_scope_', None)
+            if 'type' not in cfg:
+                raise ConfigError(
+                    f'head_distillers.{name}: no type (GFLHeadDistiller, '
+                    'AnchorHeadDistiller, RoIHeadDistiller)')
+            if not re.fullmatch(r'\w+', name):
+                raise ConfigError(f'head_distillers: name {name!r} must be '
+                                  'a Python identifier')
+            built[name] = MODELS.build(cfg)
+        return built
+
     def _build_terms(self, losses_cfg, schedules) -> List[_DistillTerm]:
         unknown = set(schedules) - set(losses_cfg)
         if unknown:
             raise ConfigError(f'loss_schedules names {sorted(unknown)}, '
                               'which are not in distill_losses '
-                              f'{sorted(losses_cfg)}')
+                              f'{sorted(losses_cfg)} or head_distillers '
+                              f'{sorted(self.head_distillers)}')
         terms = []
         for name, cfg in losses_cfg.items():
             owner = f'distill_losses.{name}'
@@ -284,19 +330,25 @@ class Distiller(BaseModel):
                               f'{sig}: {"; ".join(what)}')
 
     def _dummy_forward(self, input_shape):
-        """Record one forward of a dummy batch on every side (eval mode)."""
+        """Record one forward of a dummy batch on every side (eval mode), as
+        far as the recorders the loss terms read need."""
         x = torch.zeros((1, ) + tuple(input_shape))
+        used = {side: {r.recorder for t in self.terms
+                       for r in t.inputs.values() if r.side == side}
+                for side in ('student', 'teacher')}
         was_training = self.student.training
         self.student.eval()
         try:
             with torch.no_grad():
                 for name, model in self.teacher_models.items():
-                    with self.teacher_recorders[name].record():
+                    manager = self.teacher_recorders[name]
+                    with manager.record():
                         self._forward_to(model, x, None,
-                                         self.teacher_recorders[name].sources)
+                                         manager.sources_of(used['teacher']))
                 with self.student_recorders.record():
-                    self._forward_to(self.student, x, None,
-                                     self.student_recorders.sources)
+                    self._forward_to(
+                        self.student, x, None,
+                        self.student_recorders.sources_of(used['student']))
         finally:
             self.student.train(was_training)
 
@@ -377,6 +429,15 @@ class Distiller(BaseModel):
             model.backbone(inputs)
         elif roots <= {'backbone', 'neck'} and hasattr(model, 'extract_feat'):
             model.extract_feat(inputs)
+        elif roots <= {'backbone', 'neck', 'rpn_head', 'bbox_head'} and \
+                hasattr(model, 'extract_feat') and \
+                all(hasattr(model, r) for r in roots):
+            # detectors: features, then the dense heads called as modules
+            # (mmdet's 'tensor' mode calls head.forward, bypassing hooks)
+            feats = model.extract_feat(inputs)
+            for head in ('rpn_head', 'bbox_head'):
+                if head in roots:
+                    getattr(model, head)(feats)
         else:
             model(inputs, data_samples, mode='tensor')
 
@@ -394,10 +455,57 @@ class Distiller(BaseModel):
                                      manager.sources)
         with self.student_recorders.record():
             student_losses = self.student.loss(inputs, data_samples)
+        for hd in self.head_distillers.values():
+            hd.scale_hard_losses(student_losses)
         losses = OrderedDict(
             (f'student.{k}', v) for k, v in student_losses.items())
         losses.update(self.distill_loss())
+        losses.update(self.head_distill_loss(data_samples))
         return losses
+
+    def head_distill_loss(self, data_samples) -> Dict[str, Tensor]:
+        """The head distillers' terms, per teacher (weighted as
+        ``teacher_weights`` says), as ``distill.<name>.<loss>``."""
+        out = OrderedDict()
+        if not self.head_distillers:
+            return out
+        hub = MessageHub.get_current_instance()
+        it = hub.get_info('iter', 0) or 0
+        epoch = hub.get_info('epoch', 0) or 0
+        teachers = list(self.teacher_models.items())
+        for hd_name, hd in self.head_distillers.items():
+            factor = self._schedule_factor(
+                self.head_schedules.get(hd_name, {}), it, epoch)
+            prefix = f'{hd_name}/'
+            student = {k[len(prefix):]: r.get()
+                       for k, r in self.student_recorders.recorders.items()
+                       if k.startswith(prefix)}
+            totals = OrderedDict()
+            for t_name, model in teachers:
+                manager = self.teacher_recorders[t_name]
+                teacher = {k[len(prefix):]: r.get()
+                           for k, r in manager.recorders.items()
+                           if k.startswith(prefix)}
+                with manager.resume():
+                    values = hd.loss(student, teacher, model, data_samples)
+                weight = self.teacher_weights[t_name] \
+                    if len(teachers) > 1 else 1.
+                for key, value in values.items():
+                    totals[key] = totals.get(key, 0.) + weight * value
+            for key, value in totals.items():
+                name = f'{hd_name}.{key}'
+                out[f'distill.{name}'] = self._checked(value * factor, name,
+                                                       it)
+        return out
+
+    @staticmethod
+    def _checked(total: Tensor, name: str, it: int) -> Tensor:
+        if not bool(torch.isfinite(total).all()):
+            raise FloatingPointError(
+                f'distillation loss {name!r} became '
+                f'{total.detach().flatten()[0].item()} at iteration {it} '
+                '(check its loss_weight, temperature and inputs)')
+        return total
 
     def distill_loss(self) -> Dict[str, Tensor]:
         """The distillation terms from what the recorders captured."""
@@ -424,13 +532,8 @@ class Distiller(BaseModel):
                 value = term.loss(**kwargs)
                 weight = self.teacher_weights[t] if len(teachers) > 1 else 1.
                 total = total + weight * value
-            total = total * factor
-            if not bool(torch.isfinite(total).all()):
-                raise FloatingPointError(
-                    f'distillation loss {term.name!r} became '
-                    f'{total.detach().flatten()[0].item()} at iteration {it} '
-                    '(check its loss_weight, temperature and inputs)')
-            out[f'distill.{term.name}'] = total
+            out[f'distill.{term.name}'] = self._checked(total * factor,
+                                                        term.name, it)
         return out
 
     def _teachers_involved(self, term: _DistillTerm) -> List[str]:

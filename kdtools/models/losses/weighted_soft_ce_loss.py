@@ -23,12 +23,26 @@ class WeightedSoftCELoss(nn.Module):
     heads put background last, ``bg_index=-1``); ``label``: ``(N, )``;
     ``weight``: ``(N, )``.
 
+    Sigmoid heads (RPN objectness, RetinaNet/GFL/FCOS classifiers) have no
+    background logit: with ``use_sigmoid=True`` every class is a binary
+    distribution ``(sigmoid(z/T), 1 - sigmoid(z/T))``, the soft term is the
+    binary cross-entropy summed over the C classes, and ``bg_weight``
+    weights the locations whose ``label`` is background (``label == C``,
+    mmdet's convention) instead of a background class. The hard term is
+    left to the head's own classification loss (``mu`` is then read by the
+    head distiller, which scales the head's loss by it). Dense heads score
+    thousands of easy background locations; ``gamma > 0`` modulates each
+    binary term by ``|p_t - p_s|^gamma`` as GFL's quality focal loss does
+    with hard targets (0: the plain form).
+
     Args:
         mu (float): weight of the hard term; ``1 - mu`` weights the soft
             term. Without ``label`` only the soft term is computed.
         temperature (float): T.
         bg_weight (float): w_c of the background class (others 1).
         bg_index (int): index of the background logit.
+        use_sigmoid (bool): sigmoid (per-class binary) form, see above.
+        gamma (float): focal modulation of the sigmoid form.
         scale_by_t2 (bool): multiply the soft term by T^2 (Hinton's gradient
             scale); the paper does not.
         reduction (str): 'mean', 'sum' or 'none'.
@@ -39,8 +53,8 @@ class WeightedSoftCELoss(nn.Module):
 
     def __init__(self, mu: float = 0.5, temperature: float = 1.0,
                  bg_weight: float = 1.5, bg_index: int = -1,
-                 scale_by_t2: bool = False, reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
+                 scale_by_t2: bool = False, use_sigmoid: bool = False,
+                 gamma: float = 0.0, reduction: str = 'mean', loss_weight: float = 1.0) -> None:
         super().__init__()
         if not 0 <= mu <= 1:
             raise ValueError(f'mu={mu}; expected 0 <= mu <= 1')
@@ -51,6 +65,8 @@ class WeightedSoftCELoss(nn.Module):
         self.bg_weight = bg_weight
         self.bg_index = bg_index
         self.scale_by_t2 = scale_by_t2
+        self.use_sigmoid = use_sigmoid
+        self.gamma = gamma
         self.reduction = reduction
         self.loss_weight = loss_weight
 
@@ -65,6 +81,9 @@ class WeightedSoftCELoss(nn.Module):
                 f'{tuple(preds_T.shape)} differ: the class counts must match')
         reduction = reduction_override or self.reduction
         t = self.temperature
+        if self.use_sigmoid:
+            return self._sigmoid_forward(preds_S, preds_T, label, weight,
+                                         avg_factor, reduction)
         class_w = preds_S.new_ones(preds_S.shape[-1])
         class_w[self.bg_index] = self.bg_weight
         p_t = F.softmax(preds_T.detach() / t, dim=-1)
@@ -78,3 +97,22 @@ class WeightedSoftCELoss(nn.Module):
                 preds_S, label.long(), reduction='none')
         return self.loss_weight * weight_reduce_loss(
             loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
+
+    def _sigmoid_forward(self, preds_S, preds_T, label, weight, avg_factor,
+                         reduction) -> Tensor:
+        t = self.temperature
+        p_t = (preds_T.detach() / t).sigmoid()
+        soft = F.binary_cross_entropy_with_logits(
+            preds_S / t, p_t, reduction='none')
+        if self.gamma:
+            p_s = (preds_S / t).sigmoid()
+            soft = soft * (p_t - p_s).abs().detach().pow(self.gamma)
+        soft = soft.sum(dim=-1)
+        if self.scale_by_t2:
+            soft = soft * t * t
+        if label is not None:
+            is_bg = label.reshape(-1) >= preds_S.shape[-1]
+            soft = soft * (1 + (self.bg_weight - 1) * is_bg.to(soft.dtype))
+        return self.loss_weight * weight_reduce_loss(
+            (1 - self.mu) * soft, weight=weight, reduction=reduction,
+            avg_factor=avg_factor)

@@ -1,5 +1,6 @@
+from .method_recorder import MethodInputs, MethodOutputs
 from .module_recorder import ModuleInputs, ModuleOutputs, get_submodule
 from .recorder_manager import RecorderManager
 
-__all__ = ['ModuleInputs', 'ModuleOutputs', 'RecorderManager',
-           'get_submodule']
+__all__ = ['MethodInputs', 'MethodOutputs', 'ModuleInputs', 'ModuleOutputs',
+           'RecorderManager', 'get_submodule']

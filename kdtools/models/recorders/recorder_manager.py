@@ -38,6 +38,22 @@ class RecorderManager:
     def sources(self):
         return [r.source for r in self.recorders.values()]
 
+    def sources_of(self, names):
+        """Sources of the named recorders."""
+        return [r.source for n, r in self.recorders.items() if n in names]
+
+    @contextmanager
+    def resume(self):
+        """Record during the ``with`` body without clearing what was
+        recorded before."""
+        for r in self.recorders.values():
+            r.recording = True
+        try:
+            yield self
+        finally:
+            for r in self.recorders.values():
+                r.recording = False
+
     @contextmanager
     def record(self):
         """Record (fresh) during the ``with`` body."""

@@ -1,0 +1,40 @@
+# Chen et al. (NeurIPS 2017) in full on the embedded detection set,
+# two-stage: hint learning on the FPN levels; classification distillation
+# and teacher-bounded regression in the RPN (same anchors in both) and in
+# the R-CNN head (the teacher's RoI head on the student's sampled RoIs).
+# Train the teacher first:
+#   python tools/train.py configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py
+# and point teacher_ckpt at its checkpoint.
+_base_ = ['../faster-rcnn_r18-base16_fpn_12e_toydet.py']
+
+teacher_config = '{{ fileDirname }}/../faster-rcnn_mobilenetv2_fpn_12e_toydet.py'  # noqa
+teacher_ckpt = 'work_dirs/faster-rcnn_mobilenetv2_fpn_12e_toydet/epoch_12.pth'
+
+chen17_cls = dict(type='WeightedSoftCELoss', mu=0.5, temperature=1.0,
+                  bg_weight=1.5)
+chen17_reg = dict(type='TeacherBoundedRegressionLoss', margin=0.0,
+                  loss_weight=0.5)
+
+model = dict(
+    _delete_=True,
+    type='Distiller',
+    student={{_base_.model}},
+    teacher=dict(config=teacher_config, checkpoint=teacher_ckpt),
+    student_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
+    teacher_recorders=dict(fpn=dict(type='ModuleOutputs', source='neck')),
+    distill_losses={
+        f'loss_hint_p{i + 3}': dict(
+            type='FeatureImitationLoss', loss_weight=1.0,
+            inputs=dict(preds_S=f'student.fpn.{i}',
+                        preds_T=f'teacher.fpn.{i}'),
+            adapter=dict(type='ConvAdapter'))
+        for i in range(3)
+    },
+    head_distillers=dict(
+        rpn=dict(type='AnchorHeadDistiller', student_head='rpn_head',
+                 loss_cls_kd=dict(chen17_cls, use_sigmoid=True),
+                 loss_bbox_kd=chen17_reg),
+        rcnn=dict(type='RoIHeadDistiller', student_head='roi_head',
+                  loss_cls_kd=chen17_cls, loss_bbox_kd=chen17_reg)))
+
+custom_hooks = [dict(type='TeacherEvalHook')]

@@ -1,0 +1,172 @@
+from typing import Dict, Optional
+
+import torch
+from mmdet.utils import reduce_mean
+from torch import Tensor, nn
+
+from kdtools.registry import MODELS
+from kdtools.utils.errors import ConfigError
+from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, build_loss,
+                                  cat_levels, levels_to_flat, soft_cls_kd,
+                                  strides_of)
+from .vlr import select_vlr
+
+
+@MODELS.register_module()
+class GFLHeadDistiller(BaseHeadDistiller):
+    """Head-level distillation for GFL-family students (``GFLHead``,
+    ``LDHead`` and heads with their outputs and ``get_targets``), at the
+    locations the student's own assigner picks:
+
+    - ``loss_ld``: localization distillation (Zheng et al., CVPR 2022) on
+      the main region (the positives): KL between teacher and student
+      box-edge distributions with temperature, each location weighted by the
+      student's top class score and divided by 4 (the four edges), as in the
+      authors' code and mmdet's ``LDHead``;
+    - ``loss_ld_vlr``: the same on the valuable localization region
+      (:func:`select_vlr`; ``vlr=dict(pos_iou_thr, alpha)``), each location
+      weighted by its IoU with the ground truth;
+    - ``loss_cls_kd``: classification distillation (Chen et al. 2017, the
+      sigmoid form of :class:`WeightedSoftCELoss`) on every location the
+      head trains on, averaged like the head's own classification loss;
+      the head's ``loss_cls`` is multiplied by the loss's ``mu``;
+    - ``loss_bbox_kd``: Chen et al.'s teacher-bounded regression
+      (:class:`TeacherBoundedRegressionLoss`) on the positives, on the
+      expected edge distances (in strides) that GFL regresses.
+
+    Shapes (per FPN level l, batch B, A priors per location):
+    ``cls_scores[l]``: ``(B, A * C, H_l, W_l)``, ``bbox_preds[l]``:
+    ``(B, A * 4 * (reg_max + 1), H_l, W_l)``; targets from ``get_targets``:
+    ``(B, A * H_l * W_l, ...)``.
+
+    The teacher's head must produce the same priors (strides, anchors),
+    classes and ``reg_max``; otherwise the distiller refuses to build.
+    """
+
+    def __init__(self,
+                 loss_ld: Optional[dict] = None,
+                 loss_ld_vlr: Optional[dict] = None,
+                 loss_cls_kd: Optional[dict] = None,
+                 loss_bbox_kd: Optional[dict] = None,
+                 vlr: dict = dict(pos_iou_thr=0.5, alpha=0.25),
+                 student_head: str = 'bbox_head',
+                 teacher_head: Optional[str] = None) -> None:
+        super().__init__(student_head, teacher_head)
+        if not any((loss_ld, loss_ld_vlr, loss_cls_kd, loss_bbox_kd)):
+            raise ConfigError(
+                f'{type(self).__name__}: no loss configured; give one of '
+                'loss_ld, loss_ld_vlr, loss_cls_kd, loss_bbox_kd')
+        self.loss_ld = build_loss(loss_ld)
+        self.loss_ld_vlr = build_loss(loss_ld_vlr)
+        self.loss_cls_kd = build_loss(loss_cls_kd)
+        self.loss_bbox_kd = build_loss(loss_bbox_kd)
+        if self.loss_cls_kd is not None:
+            if not getattr(self.loss_cls_kd, 'use_sigmoid', False):
+                raise ConfigError(
+                    f'{type(self).__name__}.loss_cls_kd: GFL classifies with '
+                    'sigmoids; set use_sigmoid=True')
+            self.mu = self.loss_cls_kd.mu
+        vlr = dict(vlr)
+        unknown = set(vlr) - {'pos_iou_thr', 'alpha'}
+        if unknown:
+            raise ConfigError(f'{type(self).__name__}.vlr: unknown keys '
+                              f'{sorted(unknown)}; expected pos_iou_thr, '
+                              'alpha')
+        self.pos_iou_thr = float(vlr.get('pos_iou_thr', 0.5))
+        self.alpha = float(vlr.get('alpha', 0.25))
+        if not (0 < self.alpha <= 1 and 0 < self.pos_iou_thr <= 1):
+            raise ConfigError(
+                f'{type(self).__name__}.vlr: pos_iou_thr='
+                f'{self.pos_iou_thr}, alpha={self.alpha}; expected both in '
+                '(0, 1]')
+
+    def student_recorders(self) -> Dict[str, dict]:
+        return dict(
+            outs=dict(type='ModuleOutputs', source=self.student_head),
+            targets=dict(type='MethodOutputs',
+                         source=f'{self.student_head}.get_targets'))
+
+    def teacher_recorders(self) -> Dict[str, dict]:
+        return dict(outs=dict(type='ModuleOutputs', source=self.teacher_head))
+
+    def check(self, student: nn.Module, teacher: nn.Module, teacher_name: str,
+              owner: str) -> None:
+        s_head = self.head_of(student, 'student', owner)
+        t_head = self.head_of(teacher, 'teacher', owner)
+        for side, head in (('student', s_head), (f'teacher {teacher_name}',
+                                                  t_head)):
+            if not (hasattr(head, 'reg_max') and hasattr(head, 'integral')):
+                raise ConfigError(
+                    f'{owner}: {type(self).__name__} needs GFL-family heads '
+                    f'(edge distributions, reg_max); the {side} head is '
+                    f'{type(head).__name__}')
+        diff = HeadMismatch(owner, teacher_name)
+        diff.compare('reg_max', s_head.reg_max, t_head.reg_max)
+        diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
+        s_gen, t_gen = s_head.prior_generator, t_head.prior_generator
+        diff.compare('strides', strides_of(s_gen), strides_of(t_gen))
+        diff.compare('priors per location', s_gen.num_base_priors,
+                     t_gen.num_base_priors)
+        if not diff.items:
+            for level, (a, b) in enumerate(zip(s_gen.base_anchors,
+                                               t_gen.base_anchors)):
+                diff.compare(f'anchors of level {level}', a, b)
+        diff.raise_if_any()
+        object.__setattr__(self, '_student_head_module', s_head)
+
+    def loss(self, student, teacher, teacher_model,
+             data_samples) -> Dict[str, Tensor]:
+        head = self._student_head_module
+        cls_s, reg_s = student['outs']
+        cls_t, reg_t = teacher['outs']
+        anchors, labels, label_w, bbox_targets, _, avg_factor = \
+            student['targets']
+        num_classes, bins = head.cls_out_channels, head.reg_max + 1
+        level_sizes = [a.shape[1] for a in anchors]
+        anchors = cat_levels(anchors)  # (B, N, 4)
+        labels = cat_levels(labels)
+        label_w = cat_levels(label_w)
+        strides = torch.cat([
+            anchors.new_full((n, ), float(s[0]))
+            for n, s in zip(level_sizes, head.prior_generator.strides)])
+        cls_s = levels_to_flat(cls_s, num_classes)
+        reg_s = levels_to_flat(reg_s, 4 * bins)
+        reg_t = levels_to_flat(reg_t, 4 * bins)
+        pos = (labels >= 0) & (labels < head.num_classes)
+        avg_factor = max(reduce_mean(torch.tensor(
+            float(avg_factor), device=cls_s.device)).item(), 1.0)
+
+        losses = {}
+        if self.loss_ld is not None:
+            score = cls_s[pos].detach().sigmoid().max(dim=-1)[0]
+            losses['loss_ld'] = self.loss_ld(
+                reg_s[pos].reshape(-1, bins), reg_t[pos].reshape(-1, bins),
+                weight=score[:, None].expand(-1, 4).reshape(-1),
+                avg_factor=4.0)
+        if self.loss_ld_vlr is not None:
+            gts = [ds.gt_instances.bboxes for ds in data_samples]
+            gts = [getattr(g, 'tensor', g) for g in gts]
+            region, iou = select_vlr(anchors, gts, pos, label_w > 0,
+                                     self.pos_iou_thr, self.alpha)
+            losses['loss_ld_vlr'] = self.loss_ld_vlr(
+                reg_s[region].reshape(-1, bins),
+                reg_t[region].reshape(-1, bins),
+                weight=iou[region][:, None].expand(-1, 4).reshape(-1),
+                avg_factor=4.0)
+        if self.loss_cls_kd is not None:
+            valid = label_w > 0
+            cls_t = levels_to_flat(cls_t, num_classes)
+            losses['loss_cls_kd'] = soft_cls_kd(
+                self.loss_cls_kd, cls_s[valid], cls_t[valid], labels[valid],
+                label_w[valid], avg_factor)
+        if self.loss_bbox_kd is not None:
+            bbox_targets = cat_levels(bbox_targets)
+            stride = strides.expand(pos.shape[0], -1)[pos][:, None]
+            centers = head.anchor_center(anchors[pos]) / stride
+            target = head.bbox_coder.encode(
+                centers, bbox_targets[pos] / stride, head.reg_max)
+            dist_s = head.integral(reg_s[pos])
+            dist_t = head.integral(reg_t[pos])
+            losses['loss_bbox_kd'] = self.loss_bbox_kd(
+                dist_s, dist_t, target, avg_factor=avg_factor)
+        return losses

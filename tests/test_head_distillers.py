@@ -1,0 +1,227 @@
+"""Head distillers (Chen et al. 2017 at the head's own assignment, LD +
+VLR): equal to mmdet's LD where they overlap, VLR's IoU rule, the teacher's
+RoI head on the student's RoIs, and build-time refusals naming both sides."""
+import os.path as osp
+
+import pytest
+import torch
+from mmdet.models.dense_heads import LDHead
+from mmdet.models.losses import KnowledgeDistillationKLDivLoss
+from mmengine.registry import MODELS, DefaultScope
+from mmengine.runner import Runner
+from mmengine.structures import InstanceData
+from torch import nn
+
+from kdtools.models.distillers.teacher import model_cfg_from
+from kdtools.models.heads import GFLHeadDistiller, select_vlr
+from kdtools.models.losses import LocalizationDistillationLoss
+from kdtools.models.recorders import MethodOutputs
+from kdtools.utils import load_config
+from kdtools.utils.errors import ConfigError
+from conftest import CONFIGS, tiny_det_body, write_config
+
+LD = 'det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
+CHEN_2STAGE = ('det/chen17/chen17_faster-rcnn-mbv2_to_faster-rcnn-r18-'
+               'base16_12e_toydet.py')
+
+
+def test_ld_loss_equals_mmdet_kd_kl_div_loss():
+    torch.manual_seed(0)
+    s, t = torch.randn(12, 17), torch.randn(12, 17)
+    w = torch.rand(12)
+    ours = LocalizationDistillationLoss(temperature=10, loss_weight=0.25)
+    theirs = KnowledgeDistillationKLDivLoss(loss_weight=0.25, T=10)
+    for kwargs in (dict(), dict(weight=w, avg_factor=4.0),
+                   dict(reduction_override='sum')):
+        torch.testing.assert_close(ours(s, t, **kwargs),
+                                   theirs(s, t, **kwargs))
+    # by hand: T^2 * mean over bins of p_t * (log p_t - log p_s)
+    p_t = torch.softmax(t / 10, -1)
+    by_hand = (p_t * (p_t.log() - torch.log_softmax(s / 10, -1))).mean(-1)
+    torch.testing.assert_close(ours(s, t, reduction_override='none'),
+                               0.25 * 100 * by_hand)
+    with pytest.raises(ValueError, match='reg_max must match'):
+        ours(s, t[:, :9])
+
+
+class _Holder(nn.Module):
+    def __init__(self, head):
+        super().__init__()
+        self.bbox_head = head
+
+
+def _ld_head():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return _make_ld_head()
+
+
+def _make_ld_head():
+    return LDHead(num_classes=3, in_channels=8, stacked_convs=1,
+                  feat_channels=8, norm_cfg=dict(type='BN'),
+                  anchor_generator=dict(type='AnchorGenerator', ratios=[1.0],
+                                        octave_base_scale=4,
+                                        scales_per_octave=1,
+                                        strides=[8, 16]),
+                  loss_cls=dict(type='QualityFocalLoss', use_sigmoid=True,
+                                beta=2.0, loss_weight=1.0),
+                  loss_bbox=dict(type='GIoULoss', loss_weight=2.0),
+                  loss_ld=dict(type='KnowledgeDistillationKLDivLoss',
+                               loss_weight=0.25, T=10),
+                  train_cfg=dict(assigner=dict(type='ATSSAssigner', topk=9),
+                                 allowed_border=-1, pos_weight=-1,
+                                 debug=False))
+
+
+def test_gfl_head_distiller_ld_equals_mmdet_ld_head():
+    """Same student outputs, teacher outputs and assignment: kdtools' main
+    region LD gives mmdet LDHead's loss_ld."""
+    torch.manual_seed(0)
+    head = _ld_head()
+    feats = [torch.randn(2, 8, 8, 8), torch.randn(2, 8, 4, 4)]
+    outs = head(feats)
+    t_outs = tuple([torch.randn_like(o) for o in level]
+                   for level in outs)
+    gts = [InstanceData(bboxes=torch.tensor([[8., 8., 40., 40.],
+                                             [30., 20., 60., 50.]]),
+                        labels=torch.tensor([0, 2])),
+           InstanceData(bboxes=torch.tensor([[4., 10., 30., 60.]]),
+                        labels=torch.tensor([1]))]
+    metas = [dict(img_shape=(64, 64), pad_shape=(64, 64))] * 2
+    student = _Holder(head)
+    recorder = MethodOutputs('bbox_head.get_targets')
+    recorder.prepare(student, 'test')
+    recorder.recording = True
+    theirs = head.loss_by_feat(outs[0], outs[1], gts, metas,
+                               soft_targets=t_outs[1])
+    recorder.recording = False
+    hd = GFLHeadDistiller(loss_ld=dict(type='LocalizationDistillationLoss',
+                                       temperature=10, loss_weight=0.25))
+    hd.check(student, _Holder(_ld_head()), 'teacher', 'test')
+    samples = [type('S', (), dict(gt_instances=g)) for g in gts]
+    ours = hd.loss(dict(outs=outs, targets=recorder.get()),
+                   dict(outs=t_outs), None, samples)
+    torch.testing.assert_close(ours['loss_ld'], sum(theirs['loss_ld']))
+    assert ours['loss_ld'] > 0
+
+
+def test_vlr_selects_exactly_its_iou_band():
+    gt = [torch.tensor([[0., 0., 10., 10.]])]
+    priors = torch.tensor([[[0., 0., 10., 10.],   # IoU 1, positive
+                            [0., 0., 10., 5.],    # 0.5: not < thr
+                            [0., 0., 10., 4.],    # 0.4: in
+                            [0., 0., 10., 2.],    # 0.2: in
+                            [0., 0., 10., 1.],    # 0.1: < 0.25 * 0.5
+                            [0., 0., 10., 3.],    # 0.3 but not trained on
+                            [20., 20., 30., 30.]]])  # 0
+    positive = torch.tensor([[True] + [False] * 6])
+    valid = torch.tensor([[True] * 5 + [False, True]])
+    region, iou = select_vlr(priors, gt, positive, valid, pos_iou_thr=0.5,
+                             alpha=0.25)
+    assert region.tolist() == [[False, False, True, True, False, False,
+                                False]]
+    torch.testing.assert_close(
+        iou, torch.tensor([[1., .5, .4, .2, .1, .3, 0.]]))
+    # a wider band (alpha 0.1) takes the 0.1 prior too
+    region, _ = select_vlr(priors, gt, positive, valid, 0.5, 0.1)
+    assert region[0, 4]
+    with pytest.raises(ConfigError, match='alpha'):
+        GFLHeadDistiller(loss_ld_vlr=dict(type='LocalizationDistillationLoss'),
+                         vlr=dict(pos_iou_thr=0.5, alpha=0))
+
+
+def _random_teacher(cfg, tmp_path, **head_changes):
+    tcfg = model_cfg_from(cfg.model.teacher.config, 'teacher')
+    tcfg.backbone.init_cfg = None
+    for key, value in head_changes.items():
+        node = tcfg
+        *path, last = key.split('.')
+        for p in path:
+            node = node[p]
+        node[last] = value
+    ckpt = str(tmp_path / 'teacher.pth')
+    torch.save(dict(state_dict=MODELS.build(tcfg).state_dict()), ckpt)
+    return tcfg, ckpt
+
+
+def test_teacher_roi_head_sees_the_student_rois(toy_data, tmp_path):
+    path = write_config(tmp_path / 'c.py', CHEN_2STAGE,
+                        tiny_det_body(toy_data))
+    cfg = load_config(path)
+    _, ckpt = _random_teacher(cfg, tmp_path)
+    cfg.model.teacher.checkpoint = ckpt
+    cfg.model.teacher_recorders['troi'] = dict(
+        type='MethodInputs', source='roi_head._bbox_forward')
+    cfg.work_dir = str(tmp_path / 'w')
+    runner = Runner.from_cfg(cfg)
+    model = runner.model
+    batch = next(iter(runner.train_dataloader))
+    data = model.data_preprocessor(batch, True)
+    losses = model(**data, mode='loss')
+    for key in ('rpn.loss_cls_kd', 'rpn.loss_bbox_kd', 'rcnn.loss_cls_kd',
+                'rcnn.loss_bbox_kd'):
+        assert torch.isfinite(losses[f'distill.{key}'])
+    assert losses['distill.rcnn.loss_cls_kd'].requires_grad
+    (s_args, _), = model.student_recorders['rcnn/inputs'].data
+    # the last call is the distiller's (a recorder on the teacher's roi_head
+    # also makes the teacher's own forward run it, on its own proposals)
+    t_args, _ = model.teacher_recorders['teacher']['troi'].data[-1]
+    s_rois, t_rois = s_args[1], t_args[1]
+    assert s_rois.shape[1] == 5 and s_rois.shape[0] > 0
+    assert torch.equal(s_rois, t_rois)  # same boxes, same order
+    # the teacher's features, not the student's
+    assert t_args[0][0].shape[1] == 128 and s_args[0][0].shape[1] == 64
+
+
+def _build(cfg_path, tmp_path, **head_changes):
+    cfg = load_config(cfg_path)
+    _, ckpt = _random_teacher(cfg, tmp_path, **head_changes)
+    cfg.model.teacher.checkpoint = ckpt
+    cfg.model.teacher.config = model_cfg_from(cfg.model.teacher.config,
+                                              'teacher')
+    for key, value in head_changes.items():
+        node = cfg.model.teacher.config
+        *path, last = key.split('.')
+        for p in path:
+            node = node[p]
+        node[last] = value
+    cfg.model.teacher.config.backbone.init_cfg = None
+    return MODELS.build(cfg.model)
+
+
+def test_reg_max_mismatch_is_refused_naming_both(tmp_path):
+    with pytest.raises(ConfigError, match=r'reg_max: student 16 vs teacher '
+                       r'teacher 8'):
+        _build(osp.join(CONFIGS, LD), tmp_path, **{'bbox_head.reg_max': 8})
+
+
+def test_anchor_and_class_mismatches_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r'num_classes: student 10 vs '
+                       r'teacher teacher 5'):
+        _build(osp.join(CONFIGS, LD), tmp_path,
+               **{'bbox_head.num_classes': 5})
+    with pytest.raises(ConfigError, match=r'anchors of level 0'):
+        _build(osp.join(CONFIGS, LD), tmp_path,
+               **{'bbox_head.anchor_generator.octave_base_scale': 8})
+    with pytest.raises(ConfigError, match=r'rcnn.*num_classes: student 10 '
+                       r'vs teacher teacher 4'):
+        _build(osp.join(CONFIGS, CHEN_2STAGE), tmp_path,
+               **{'roi_head.bbox_head.num_classes': 4})
+    with pytest.raises(ConfigError, match=r'rpn.*strides: student \[8, 16, '
+                       r'32\] vs teacher teacher \[8, 16, 64\]'):
+        _build(osp.join(CONFIGS, CHEN_2STAGE), tmp_path,
+               **{'rpn_head.anchor_generator.strides': [8, 16, 64]})
+
+
+def test_teacher_without_roi_head_is_refused(tmp_path):
+    cfg = load_config(osp.join(CONFIGS, CHEN_2STAGE))
+    gfl = load_config(osp.join(CONFIGS, 'det/gfl_mobilenetv2_fpn_12e_'
+                               'toydet.py')).model
+    gfl.backbone.init_cfg = None
+    ckpt = str(tmp_path / 'gfl.pth')
+    torch.save(dict(state_dict=MODELS.build(gfl).state_dict()), ckpt)
+    cfg.model.teacher = dict(config=gfl, checkpoint=ckpt)
+    cfg.model.pop('distill_losses')
+    cfg.model.head_distillers.pop('rpn')
+    with pytest.raises(ConfigError, match=r"teacher teacher \(GFL\) has no "
+                       r"'roi_head'; the student \(FasterRCNN\) has one"):
+        MODELS.build(cfg.model)

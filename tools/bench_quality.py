@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+"""Quality benchmark: several distillation methods on the embedded data,
+each over several seeds, in one table (mean ± std of the seeds) with the
+fraction of the teacher-student gap each closes.
+
+Every run is `tools/train.py <config>` with `randomness.seed=<seed>`; a
+distilled student is exported with `tools/export_student.py` and the plain
+student is evaluated with `tools/test.py` (mmdet's CocoMetric). Runs whose
+metrics already exist in the work dir are reused (delete the run's folder to
+redo it), so an interrupted benchmark resumes.
+
+Examples:
+    # the README's detection table (issue 4): 8 rows, 3 seeds
+    python tools/bench_quality.py --task det --seeds 0 1 2 --jobs 2
+    python tools/bench_quality.py --task det --methods student ld ld-vlr
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+from run_demo import TEACHER, data_options, evaluate, sh, train  # noqa: E402
+
+DET = 'configs/det/'
+METHODS = {
+    'det': {
+        'student': (DET + 'gfl_r18-base16_fpn_12e_toydet.py', False),
+        'hint': (DET + 'hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_'
+                 'toydet.py', True),
+        'chen17-clsreg': (DET + 'chen17/chen17-clsreg_gfl-mbv2_to_gfl-r18-'
+                          'base16_12e_toydet.py', True),
+        'chen17-full': (DET + 'chen17/chen17-full_gfl-mbv2_to_gfl-r18-'
+                        'base16_12e_toydet.py', True),
+        'ld': (DET + 'ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py', True),
+        'ld-vlr': (DET + 'ld/ld-vlr_gfl-mbv2_to_gfl-r18-base16_12e_'
+                   'toydet.py', True),
+        'mmdet-ld': (DET + 'ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_'
+                     'toydet.py', False),
+    },
+}
+METRIC = {'det': 'coco/bbox_mAP'}
+
+
+def run_one(task, method, seed, work_dir, opts, teacher_ckpt):
+    config, distilled = METHODS[task][method]
+    run_dir = osp.join(work_dir, f'{method}_seed{seed}')
+    done = osp.join(run_dir, 'metrics.json')
+    if osp.isfile(done):
+        with open(done) as f:
+            result = json.load(f)
+        print(f'reusing {run_dir}', flush=True)
+        return result['metrics'][METRIC[task]], result.get('train_s')
+    extra = []
+    if distilled:
+        extra.append(f'model.teacher.checkpoint={teacher_ckpt}')
+    elif method.startswith('mmdet-'):
+        extra.append(f'model.teacher_ckpt={teacher_ckpt}')
+    last, secs = train(config, run_dir, seed, opts + extra)
+    if distilled:
+        plain = osp.join(run_dir, 'student_exported.pth')
+        sh(['tools/export_student.py', config, last, plain])
+        config, last = osp.splitext(plain)[0] + '.py', plain
+    evaluate(config, last, run_dir, opts)
+    with open(done) as f:
+        result = json.load(f)
+    result['train_s'] = secs
+    with open(done, 'w') as f:
+        json.dump(result, f)
+    return result['metrics'][METRIC[task]], secs
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--task', default='det', choices=sorted(METHODS))
+    parser.add_argument('--methods', nargs='+',
+                        help='default: every method of the task')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--data', default='data/toy')
+    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs in parallel (each with '
+                        'OMP_NUM_THREADS=1 when > 1)')
+    args = parser.parse_args(argv)
+    methods = args.methods or list(METHODS[args.task])
+    unknown = [m for m in methods if m not in METHODS[args.task]]
+    if unknown:
+        parser.error(f'unknown methods {unknown}; --task {args.task} has '
+                     f'{list(METHODS[args.task])}')
+    if args.jobs > 1:
+        os.environ['OMP_NUM_THREADS'] = '1'
+    opts = [f'{k}={v}' for k, v in data_options(args.data).items()]
+
+    # the teacher comes from tools/run_demo.py (trained once, reused)
+    tdir = osp.join(args.work_dir, 'teacher')
+    tckpt = osp.join(tdir, osp.splitext(osp.basename(TEACHER))[0] + '.pth')
+    tinfo = osp.join(tdir, 'teacher.json')
+    if not osp.isfile(tinfo):
+        sh(['tools/run_demo.py', '--data', args.data, '--work-dir',
+            args.work_dir, '--seeds', str(args.seeds[0])])
+    with open(tinfo) as f:
+        teacher_map = json.load(f)['metrics'][METRIC[args.task]]
+
+    jobs = [(m, s) for s in args.seeds for m in methods]
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {job: pool.submit(run_one, args.task, job[0], job[1],
+                                    args.work_dir, opts, tckpt)
+                   for job in jobs}
+        results = {job: f.result() for job, f in futures.items()}
+
+    def mean_std(values):
+        if len(values) == 1:
+            return values[0], 0.0
+        return statistics.mean(values), statistics.stdev(values)
+
+    metric = METRIC[args.task]
+    print(f'\n{args.task}: {metric} on {args.data}, seeds '
+          f'{", ".join(map(str, args.seeds))} (mean ± std); teacher: seed 0; '
+          f'{(time.time() - start) / 60:.1f} min')
+    header = f'{"method":16s} {metric:>16s} {"per seed":>24s} {"gap":>6s}'
+    print(header)
+    print('-' * len(header))
+    print(f'{"teacher":16s} {teacher_map:16.3f}')
+    base = None
+    if 'student' in methods:
+        base = mean_std([results[('student', s)][0] for s in args.seeds])[0]
+    summary = dict(teacher=teacher_map, seeds=args.seeds, methods={})
+    for m in methods:
+        values = [results[(m, s)][0] for s in args.seeds]
+        mean, std = mean_std(values)
+        gap = '' if base is None or m == 'student' else \
+            f'{(mean - base) / (teacher_map - base) * 100:5.0f}%'
+        per_seed = ', '.join(f'{v:.3f}' for v in values)
+        print(f'{m:16s} {mean:9.3f} ± {std:.3f} {per_seed:>24s} {gap:>6s}')
+        summary['methods'][m] = dict(
+            values=values, mean=mean, std=std,
+            train_s=[results[(m, s)][1] for s in args.seeds])
+    out = osp.join(args.work_dir, f'bench_quality_{args.task}.json')
+    with open(out, 'w') as f:
+        json.dump(summary, f, indent=2)
+    print(f'\nwritten to {out}')
+
+
+if __name__ == '__main__':
+    main()
