@@ -114,3 +114,37 @@ def test_bounded_regression_by_hand():
     nu = TeacherBoundedRegressionLoss(margin=0.5, loss_weight=0.5)
     assert nu(s, t, y, weight=w, avg_factor=1.0).item() == \
         pytest.approx(0.5 * 2.0)
+
+
+def test_weighted_soft_ce_sigmoid_form_by_hand():
+    """Dense sigmoid heads: per-class binary CE with the teacher's
+    sigmoid, the background weight on locations labelled background
+    (label == C), optional |p_t - p_s|^gamma modulation."""
+    import math
+
+    from kdtools.models.losses import WeightedSoftCELoss
+
+    s = torch.tensor([[0.0, 1.0], [2.0, -1.0]])
+    t = torch.tensor([[math.log(3.0), 0.0], [0.0, 0.0]])  # p_t .75 .5 / .5 .5
+    label = torch.tensor([1, 2])  # location 1 is background (C = 2)
+
+    def bce(p, q):  # target p, prediction q
+        return -(p * math.log(q) + (1 - p) * math.log(1 - q))
+
+    sig = torch.sigmoid(s)
+    loc0 = bce(.75, sig[0, 0]) + bce(.5, sig[0, 1])
+    loc1 = bce(.5, sig[1, 0]) + bce(.5, sig[1, 1])
+    loss = WeightedSoftCELoss(use_sigmoid=True, mu=0.5, bg_weight=1.5,
+                              reduction='none')
+    out = loss(s, t, label=label)
+    assert out.tolist() == pytest.approx(
+        [0.5 * float(loc0), 0.5 * 1.5 * float(loc1)], rel=1e-6)
+    focal = WeightedSoftCELoss(use_sigmoid=True, mu=0.0, gamma=2.0,
+                               reduction='none')(s, t, label=label)
+    loc0_f = bce(.75, sig[0, 0]) * (.75 - sig[0, 0]) ** 2 + \
+        bce(.5, sig[0, 1]) * (.5 - sig[0, 1]) ** 2
+    assert focal[0].item() == pytest.approx(float(loc0_f), rel=1e-5)
+    # the gradient pushes p_s towards p_t: zero where they agree
+    x = torch.tensor([[math.log(3.0), 0.0]], requires_grad=True)
+    WeightedSoftCELoss(use_sigmoid=True, mu=0.0)(x, t[:1]).backward()
+    assert torch.allclose(x.grad, torch.zeros(1, 2), atol=1e-7)
