@@ -14,7 +14,7 @@ STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all data bench-quality bench-speed lint clean
+.PHONY: install demo test test-all data bench-quality bench-det bench-speed bench-speed-ld lint clean
 
 install: $(STAMP)
 
@@ -42,9 +42,19 @@ demo: install data
 bench-quality: install data
 	$(PY) tools/run_demo.py --data $(DATA) --seeds 0 1 2
 
+# the README's detection KD table (8 rows, 3 seeds; runs already done are
+# reused) and the two-stage Chen et al. rows
+bench-det: install data
+	$(PY) tools/bench_quality.py --task det --data $(DATA) --seeds 0 1 2 --jobs 2
+	$(PY) tools/bench_quality.py --task det-two-stage --data $(DATA) --seeds 0 1 2 --jobs 2
+
 # the README's speed figure: overhead ratio of a distillation step
 bench-speed: install data
 	$(PY) tools/benchmark.py configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed.json
+
+# kdtools' LD step against mmdet's LD detector, same pair and batches
+bench-speed-ld: install data
+	$(PY) tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed_ld.json
 
 test: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

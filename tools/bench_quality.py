@@ -10,9 +10,11 @@ metrics already exist in the work dir are reused (delete the run's folder to
 redo it), so an interrupted benchmark resumes.
 
 Examples:
-    # the README's detection table (issue 4): 8 rows, 3 seeds
+    # the README's detection table: 8 rows, 3 seeds
     python tools/bench_quality.py --task det --seeds 0 1 2 --jobs 2
     python tools/bench_quality.py --task det --methods student ld ld-vlr
+    # two-stage (Faster R-CNN) Chen et al. 2017
+    python tools/bench_quality.py --task det-two-stage --jobs 2
 """
 import argparse
 import json
@@ -25,7 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(ROOT, 'tools'))
-from run_demo import TEACHER, data_options, evaluate, sh, train  # noqa: E402
+from run_demo import (TEACHER, data_options, evaluate, sh,  # noqa: E402
+                      train, train_teacher)
+
+TEACHERS = {
+    'det': TEACHER,
+    'det-two-stage': 'configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py',
+}
 
 DET = 'configs/det/'
 METHODS = {
@@ -43,13 +51,19 @@ METHODS = {
         'mmdet-ld': (DET + 'ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_'
                      'toydet.py', False),
     },
+    'det-two-stage': {
+        'student': (DET + 'faster-rcnn_r18-base16_fpn_12e_toydet.py', False),
+        'chen17-full': (DET + 'chen17/chen17_faster-rcnn-mbv2_to_faster-'
+                        'rcnn-r18-base16_12e_toydet.py', True),
+    },
 }
-METRIC = {'det': 'coco/bbox_mAP'}
+METRIC = {'det': 'coco/bbox_mAP', 'det-two-stage': 'coco/bbox_mAP'}
 
 
 def run_one(task, method, seed, work_dir, opts, teacher_ckpt):
     config, distilled = METHODS[task][method]
-    run_dir = osp.join(work_dir, f'{method}_seed{seed}')
+    prefix = '' if task == 'det' else f'{task}_'
+    run_dir = osp.join(work_dir, f'{prefix}{method}_seed{seed}')
     done = osp.join(run_dir, 'metrics.json')
     if osp.isfile(done):
         with open(done) as f:
@@ -96,13 +110,15 @@ def main(argv=None):
         os.environ['OMP_NUM_THREADS'] = '1'
     opts = [f'{k}={v}' for k, v in data_options(args.data).items()]
 
-    # the teacher comes from tools/run_demo.py (trained once, reused)
-    tdir = osp.join(args.work_dir, 'teacher')
-    tckpt = osp.join(tdir, osp.splitext(osp.basename(TEACHER))[0] + '.pth')
+    # the teacher: trained once (seed 0), reused; the one-stage teacher is
+    # tools/run_demo.py's
+    teacher = TEACHERS[args.task]
+    tdir = osp.join(args.work_dir, 'teacher' if args.task == 'det' else
+                    f'{args.task}_teacher')
+    tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] + '.pth')
     tinfo = osp.join(tdir, 'teacher.json')
     if not osp.isfile(tinfo):
-        sh(['tools/run_demo.py', '--data', args.data, '--work-dir',
-            args.work_dir, '--seeds', str(args.seeds[0])])
+        train_teacher(teacher, tdir, tckpt, opts)
     with open(tinfo) as f:
         teacher_map = json.load(f)['metrics'][METRIC[args.task]]
 

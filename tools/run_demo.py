@@ -72,6 +72,20 @@ def train(config, work_dir, seed, opts):
         return f.read().strip(), time.time() - start
 
 
+def train_teacher(config, tdir, tckpt, opts):
+    """Train a teacher (seed 0) in ``tdir/run``, keep its weights as the
+    plain checkpoint ``tckpt`` and its metrics in ``tdir/teacher.json``."""
+    last, secs = train(config, osp.join(tdir, 'run'), 0, opts)
+    import torch
+    ckpt = torch.load(last, map_location='cpu', weights_only=False)
+    torch.save(dict(state_dict=ckpt['state_dict'],
+                    meta=dict(dataset_meta=ckpt['meta'].get(
+                        'dataset_meta'))), tckpt)
+    metrics = evaluate(config, tckpt, tdir, opts)
+    with open(osp.join(tdir, 'teacher.json'), 'w') as f:
+        json.dump(dict(train_s=secs, metrics=metrics), f)
+
+
 def evaluate(config, checkpoint, work_dir, opts):
     out = osp.join(work_dir, 'metrics.json')
     sh(['tools/test.py', config, checkpoint, '--out', out, '--work-dir',
@@ -136,15 +150,7 @@ def main(argv=None):
     tckpt = osp.join(tdir, osp.splitext(osp.basename(TEACHER))[0] + '.pth')
     tinfo_path = osp.join(tdir, 'teacher.json')
     if args.retrain_teacher or not osp.isfile(tinfo_path):
-        last, secs = train(TEACHER, osp.join(tdir, 'run'), 0, opts)
-        import torch
-        ckpt = torch.load(last, map_location='cpu', weights_only=False)
-        torch.save(dict(state_dict=ckpt['state_dict'],
-                        meta=dict(dataset_meta=ckpt['meta'].get(
-                            'dataset_meta'))), tckpt)
-        metrics = evaluate(TEACHER, tckpt, tdir, opts)
-        with open(tinfo_path, 'w') as f:
-            json.dump(dict(train_s=secs, metrics=metrics), f)
+        train_teacher(TEACHER, tdir, tckpt, opts)
     else:
         print(f'reusing the teacher in {tckpt}')
     with open(tinfo_path) as f:

@@ -1,9 +1,13 @@
 from .bounded_regression_loss import TeacherBoundedRegressionLoss
+from .channel_wise_divergence_loss import ChannelWiseDivergenceLoss
 from .feature_imitation_loss import FeatureImitationLoss
 from .localization_distillation_loss import LocalizationDistillationLoss
+from .pair_wise_kd_loss import PairWiseKDLoss
+from .pixel_wise_kd_loss import PixelWiseKDLoss
 from .weighted_soft_ce_loss import WeightedSoftCELoss
 
 __all__ = [
-    'FeatureImitationLoss', 'LocalizationDistillationLoss',
+    'ChannelWiseDivergenceLoss', 'FeatureImitationLoss',
+    'LocalizationDistillationLoss', 'PairWiseKDLoss', 'PixelWiseKDLoss',
     'TeacherBoundedRegressionLoss', 'WeightedSoftCELoss'
 ]
