@@ -110,6 +110,10 @@ def check_dataset_cfg(cfg: dict, key: str = 'dataset') -> None:
                     'not exist')
             if ann_path.endswith('.json') and _is_coco_type(leaf):
                 check_coco_json(ann_path, f'{leaf_key}.ann_file')
+        cls = _dataset_class(leaf)
+        if cls is not None and hasattr(cls, 'preflight'):
+            cls.preflight(leaf, leaf_key)
+            continue
         prefix = leaf.get('data_prefix')
         if isinstance(prefix, str):
             prefix = dict(img_path=prefix)
@@ -129,22 +133,27 @@ def check_dataset_cfg(cfg: dict, key: str = 'dataset') -> None:
                     'empty; expected image or label files')
 
 
+def _dataset_class(leaf: dict):
+    """The class a dataset config builds, or None when it cannot be
+    resolved here."""
+    t = leaf.get('type')
+    if isinstance(t, type):
+        return t
+    from mmengine.registry import DATASETS
+    scope = leaf.get('_scope_')
+    try:
+        with DATASETS.switch_scope_and_registry(scope) as registry:
+            return registry.get(t)
+    except Exception:
+        return None
+
+
 def _is_coco_type(leaf: dict) -> bool:
     """Whether the dataset type reads COCO JSON (mmdet's CocoDataset or a
     subclass of it)."""
-    t = leaf.get('type')
-    if isinstance(t, type):
-        cls = t
-    else:
-        from mmengine.registry import DATASETS
-        scope = leaf.get('_scope_')
-        try:
-            with DATASETS.switch_scope_and_registry(scope) as registry:
-                cls = registry.get(t)
-        except Exception:
-            cls = None
+    cls = _dataset_class(leaf)
     if cls is None:
-        return str(t).split('.')[-1] == 'CocoDataset'
+        return str(leaf.get('type')).split('.')[-1] == 'CocoDataset'
     from mmdet.datasets import CocoDataset
     return issubclass(cls, CocoDataset)
 
