@@ -1,8 +1,9 @@
 from .hooks import TeacherEvalHook
+from .optimizers import DistillerOptimWrapperConstructor
 from .runner_utils import (build_runner, find_resume_checkpoint,
                            setup_cpu_distributed)
 
 __all__ = [
-    'TeacherEvalHook', 'build_runner', 'find_resume_checkpoint',
+    'DistillerOptimWrapperConstructor', 'TeacherEvalHook', 'build_runner', 'find_resume_checkpoint',
     'setup_cpu_distributed'
 ]

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from kdtools.datasets.checks import check_runner_datasets
 from kdtools.utils.checkpoint import trust_checkpoints
-from kdtools.utils.errors import CheckpointError
+from kdtools.utils.errors import CheckpointError, ConfigError
 
 
 def _is_complete_checkpoint(path: str) -> bool:
@@ -100,6 +100,22 @@ def resolve_resume(cfg: Config, resume: Optional[str]) -> None:
     cfg.load_from = resume
 
 
+def check_optim_wrapper(cfg: Config) -> None:
+    """A model with a discriminator (adversarial distillation) needs an
+    optimizer for it: refuse the config before anything is built."""
+    model = cfg.get('model') or {}
+    if not model.get('discriminator'):
+        return
+    optim = cfg.get('optim_wrapper') or {}
+    if 'discriminator' not in optim:
+        raise ConfigError(
+            'model.discriminator is set but optim_wrapper has no '
+            '"discriminator" entry (it has '
+            f'{sorted(k for k in optim if k != "_delete_")}); expected '
+            'optim_wrapper=dict(constructor="DistillerOptimWrapperConstructor"'
+            ', student=dict(...), discriminator=dict(...))')
+
+
 def build_runner(cfg: Config, mode: str = 'train'):
     """Check the datasets the run will read (``mode`` 'train': train, val and
     test; 'test': test), then build the config's Runner (or the
@@ -107,6 +123,7 @@ def build_runner(cfg: Config, mode: str = 'train'):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     if mode == 'train':
+        check_optim_wrapper(cfg)
         check_runner_datasets(cfg)
     else:
         check_runner_datasets(cfg, loaders=('test_dataloader', ))

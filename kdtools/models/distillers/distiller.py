@@ -15,7 +15,7 @@ from kdtools.utils.errors import ConfigError
 from ..recorders import RecorderManager
 from .teacher import disable_inplace, freeze, load_strict, model_cfg_from
 
-_REF = re.compile(r'^(student|teacher)(?::(\w+))?\.(\w+)((?:\.-?\d+)*)$')
+_REF = re.compile(r'^(student|teacher|data)(?::(\w+))?\.(\w+)((?:\.-?\d+)*)$')
 
 
 class _InputRef:
@@ -23,7 +23,9 @@ class _InputRef:
     ``'teacher.fpn.0'`` (every teacher) or ``'teacher:t1.fpn.0'`` (one
     teacher). The trailing integers index into the recorded output (FPN
     level, tuple element); ``call`` picks a call of a module called several
-    times (default: the last)."""
+    times (default: the last). ``'data.inputs'`` is the preprocessed batch
+    and ``'data.<field>'`` the data samples' field stacked (e.g.
+    ``'data.gt_sem_seg'``, ``(N, 1, H, W)``)."""
 
     def __init__(self, spec, owner: str):
         call = -1
@@ -40,7 +42,8 @@ class _InputRef:
         if m is None:
             raise ConfigError(
                 f'{owner}: input {spec!r} is not "student.<recorder>[.i]", '
-                '"teacher.<recorder>[.i]" or "teacher:<name>.<recorder>[.i]"')
+                '"teacher.<recorder>[.i]", "teacher:<name>.<recorder>[.i]" '
+                'or "data.<field>"')
         self.side, self.teacher, self.recorder = m.group(1), m.group(2), \
             m.group(3)
         self.indices = [int(i) for i in m.group(4).split('.') if i]
@@ -48,6 +51,8 @@ class _InputRef:
         self.text = spec
 
     def fetch(self, manager: RecorderManager):
+        if self.side == 'data':
+            return manager.field(self.recorder)
         item = manager[self.recorder].get(self.call)
         for i in self.indices:
             item = item[i]
@@ -72,6 +77,36 @@ class _DistillTerm:
     @property
     def student_args(self):
         return [a for a, r in self.inputs.items() if r.side == 'student']
+
+    @property
+    def data_args(self):
+        return [a for a, r in self.inputs.items() if r.side == 'data']
+
+
+class _Batch:
+    """The current batch, for ``data.<field>`` inputs."""
+
+    def __init__(self, inputs, data_samples) -> None:
+        self.inputs = inputs
+        self.data_samples = data_samples
+
+    def field(self, name: str):
+        if name == 'inputs':
+            return self.inputs
+        values = []
+        for ds in self.data_samples or []:
+            if name not in ds:
+                raise KeyError(f'"data.{name}": the data samples have no '
+                               f'{name!r}; they have {sorted(ds.keys())}')
+            value = getattr(ds, name)
+            values.append(getattr(value, 'data', value))
+        return torch.stack(values)
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    """The module inside a (separate) DDP wrapper."""
+    return module.module if hasattr(module, 'module') and isinstance(
+        module, nn.parallel.DistributedDataParallel) else module
 
 
 @MODELS.register_module()
@@ -124,6 +159,18 @@ class Distiller(BaseModel):
             time to infer adapter channels from recorded shapes.
         teacher_in_checkpoint (bool): keep teacher weights in the
             distiller's state dict. Defaults to False.
+        discriminator (dict, optional): holistic (adversarial) distillation
+            (Liu et al., CVPR 2019): a critic, e.g.
+            ``dict(type='ScoreMapDiscriminator')`` (``in_channels``
+            inferred), trained as a Wasserstein critic with gradient penalty
+            by its own optimizer (``optim_wrapper`` with
+            ``constructor='DistillerOptimWrapperConstructor'`` and keys
+            ``student`` and ``discriminator``).
+        adversarial (dict, optional): ``student`` / ``teacher`` inputs (the
+            score maps, default ``'student.logits'`` / ``'teacher.logits'``),
+            ``loss_weight`` of the student's term (0.1), ``gp_weight`` (10),
+            ``d_steps`` critic updates per student update (1),
+            ``condition_on_image`` (True).
     """
 
     def __init__(self,
@@ -138,6 +185,8 @@ class Distiller(BaseModel):
                  loss_schedules: Optional[Dict[str, dict]] = None,
                  input_shape: Sequence[int] = (3, 128, 128),
                  teacher_in_checkpoint: bool = False,
+                 discriminator: Optional[dict] = None,
+                 adversarial: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if teacher is not None:
@@ -224,8 +273,11 @@ class Distiller(BaseModel):
         self.distill_losses = nn.ModuleDict(
             {t.name: t.loss for t in self.terms})
         self.adapters = nn.ModuleDict()
-        if self.terms:
+        self.adv = self._adversarial_cfg(discriminator, adversarial)
+        if self.terms or self.adv:
             self._build_adapters(tuple(input_shape))
+        if self.adv:
+            self._build_discriminator(discriminator)
         self._register_load_state_dict_pre_hook(self._accept_plain_student)
 
     # ------------------------------------------------------------------
@@ -333,8 +385,10 @@ class Distiller(BaseModel):
         """Record one forward of a dummy batch on every side (eval mode), as
         far as the recorders the loss terms read need."""
         x = torch.zeros((1, ) + tuple(input_shape))
-        used = {side: {r.recorder for t in self.terms
-                       for r in t.inputs.values() if r.side == side}
+        refs = [r for t in self.terms for r in t.inputs.values()]
+        if self.adv:
+            refs += [self.adv['student'], self.adv['teacher']]
+        used = {side: {r.recorder for r in refs if r.side == side}
                 for side in ('student', 'teacher')}
         was_training = self.student.training
         self.student.eval()
@@ -390,6 +444,18 @@ class Distiller(BaseModel):
                         f'{t_ref.text} {t_shape} differ in size')
                 per_teacher[t] = adapter
             self.adapters[term.name] = per_teacher
+        if self.adv:
+            s_ref = self.adv['student']
+            self._adv_shape = tuple(s_ref.fetch(self.student_recorders).shape)
+            for t in self._teachers_of(self.adv['teacher']):
+                t_shape = tuple(self.adv['teacher'].fetch(
+                    self.teacher_recorders[t]).shape)
+                if t_shape[1] != self._adv_shape[1]:
+                    raise ConfigError(
+                        f'adversarial: the critic compares score maps, but '
+                        f'student {s_ref.text} is {self._adv_shape} and '
+                        f'teacher {t}: {self.adv["teacher"].text} is '
+                        f'{t_shape} (different class counts)')
         for manager in [self.student_recorders,
                         *self.teacher_recorders.values()]:
             for r in manager.recorders.values():
@@ -453,15 +519,157 @@ class Distiller(BaseModel):
                 with manager.record():
                     self._forward_to(model, inputs, data_samples,
                                      manager.sources)
+        self._batch = _Batch(inputs, data_samples)
         with self.student_recorders.record():
-            student_losses = self.student.loss(inputs, data_samples)
+            # through forward, so a DDP-wrapped student syncs its gradients
+            student_losses = self.student(inputs, data_samples, mode='loss')
         for hd in self.head_distillers.values():
             hd.scale_hard_losses(student_losses)
         losses = OrderedDict(
             (f'student.{k}', v) for k, v in student_losses.items())
         losses.update(self.distill_loss())
         losses.update(self.head_distill_loss(data_samples))
+        if self.adv:
+            losses.update(self.adversarial_student_loss(inputs))
         return losses
+
+    # ------------------------------------------------------------------
+    # holistic (adversarial) distillation
+    def _adversarial_cfg(self, discriminator, adversarial):
+        if discriminator is None:
+            if adversarial:
+                raise ConfigError('adversarial=... is set but there is no '
+                                  'discriminator=dict(type=...)')
+            return None
+        adv = dict(adversarial or {})
+        allowed = {'student', 'teacher', 'loss_weight', 'gp_weight',
+                   'd_steps', 'condition_on_image'}
+        unknown = set(adv) - allowed
+        if unknown:
+            raise ConfigError(f'adversarial: unknown keys {sorted(unknown)}; '
+                              f'expected some of {sorted(allowed)}')
+        cfg = dict(student=adv.get('student', 'student.logits'),
+                   teacher=adv.get('teacher', 'teacher.logits'),
+                   loss_weight=float(adv.get('loss_weight', 0.1)),
+                   gp_weight=float(adv.get('gp_weight', 10.0)),
+                   d_steps=int(adv.get('d_steps', 1)),
+                   condition_on_image=bool(adv.get('condition_on_image',
+                                                   True)))
+        if cfg['d_steps'] < 1:
+            raise ConfigError(f'adversarial.d_steps={cfg["d_steps"]}; '
+                              'expected >= 1 critic update per student '
+                              'update')
+        for side in ('student', 'teacher'):
+            ref = _InputRef(cfg[side], f'adversarial.{side}')
+            manager = self.student_recorders if side == 'student' else \
+                next(iter(self.teacher_recorders.values()))
+            if ref.side != side or ref.recorder not in manager:
+                raise ConfigError(
+                    f'adversarial.{side}: {ref.text!r} must name a {side} '
+                    f'recorder; they are {sorted(manager.recorders)}')
+            cfg[side] = ref
+        return cfg
+
+    def _build_discriminator(self, cfg: dict) -> None:
+        cfg = dict(cfg)
+        cfg.pop('_scope_', None)
+        in_channels = self._adv_shape[1] + \
+            (3 if self.adv['condition_on_image'] else 0)
+        cfg.setdefault('in_channels', in_channels)
+        if cfg['in_channels'] != in_channels:
+            raise ConfigError(
+                f'discriminator.in_channels={cfg["in_channels"]}, but the '
+                f'score maps have {self._adv_shape[1]} classes'
+                f'{" + 3 image channels" if self.adv["condition_on_image"] else ""}'
+                f' = {in_channels}')
+        self.discriminator = MODELS.build(cfg)
+
+    def _critic_input(self, logits: Tensor, images: Tensor) -> Tensor:
+        probs = logits.softmax(dim=1)
+        if not self.adv['condition_on_image']:
+            return probs
+        images = torch.nn.functional.interpolate(
+            images.to(probs.dtype), size=probs.shape[2:], mode='bilinear',
+            align_corners=False)
+        return torch.cat([probs, images], dim=1)
+
+    def _teacher_scores(self) -> Tensor:
+        ref = self.adv['teacher']
+        names = self._teachers_of(ref)
+        scores = [ref.fetch(self.teacher_recorders[t]) for t in names]
+        if len(scores) == 1:
+            return scores[0]
+        # several teachers: the weighted mean of their probabilities, as logits
+        probs = sum(self.teacher_weights[t] * s.softmax(dim=1)
+                    for t, s in zip(names, scores))
+        return probs.clamp_min(1e-8).log()
+
+    def adversarial_student_loss(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """The student's holistic term ``-w * D(I, Q_s)`` with the critic
+        frozen (its parameters get no gradient from it)."""
+        s_logits = self.adv['student'].fetch(self.student_recorders)
+        critic = _unwrap(self.discriminator)
+        flags = [p.requires_grad for p in critic.parameters()]
+        for p in critic.parameters():
+            p.requires_grad_(False)
+        try:
+            score = critic(self._critic_input(s_logits, inputs))
+        finally:
+            for p, f in zip(critic.parameters(), flags):
+                p.requires_grad_(f)
+        self._adv_cache = (inputs.detach(), s_logits.detach(),
+                           self._teacher_scores().detach())
+        loss = -self.adv['loss_weight'] * score.mean()
+        return {'distill.loss_holistic': self._checked(loss, 'loss_holistic',
+                                                       0)}
+
+    def discriminator_loss(self) -> Dict[str, Tensor]:
+        """WGAN-GP critic loss on the last batch: ``D(fake) - D(real) +
+        gp_weight * (||grad D(x_hat)|| - 1)^2`` with ``x_hat`` random
+        interpolates of teacher (real) and student (fake) inputs."""
+        images, s_logits, t_logits = self._adv_cache
+        real = self._critic_input(t_logits, images)
+        fake = self._critic_input(s_logits, images)
+        d_real = self.discriminator(real)
+        d_fake = self.discriminator(fake)
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device,
+                         dtype=real.dtype)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        grad, = torch.autograd.grad(self.discriminator(x_hat).sum(), x_hat,
+                                    create_graph=True)
+        penalty = (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
+        return OrderedDict([
+            ('disc.loss_wgan', d_fake.mean() - d_real.mean()),
+            ('disc.loss_gp', self.adv['gp_weight'] * penalty),
+        ])
+
+    def train_step(self, data, optim_wrapper):
+        """One student update; with a discriminator, then ``d_steps``
+        critic updates, each with its own optimizer."""
+        if not self.adv:
+            return super().train_step(data, optim_wrapper)
+        keys = set(getattr(optim_wrapper, 'optim_wrappers', {}) or {})
+        if keys != {'student', 'discriminator'}:
+            raise ConfigError(
+                'a Distiller with a discriminator needs optim_wrapper='
+                'dict(constructor="DistillerOptimWrapperConstructor", '
+                'student=dict(...), discriminator=dict(...)); got '
+                f'{type(optim_wrapper).__name__} with {sorted(keys)}')
+        s_wrapper = optim_wrapper['student']
+        d_wrapper = optim_wrapper['discriminator']
+        with s_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed, log_vars = self.parse_losses(losses)
+        s_wrapper.update_params(parsed)
+        for _ in range(self.adv['d_steps']):
+            with d_wrapper.optim_context(self.discriminator):
+                d_losses = self.discriminator_loss()
+            d_loss, d_log = self.parse_losses(d_losses)
+            d_wrapper.update_params(d_loss)
+        d_log['disc.loss'] = d_log.pop('loss')
+        log_vars.update(d_log)
+        return log_vars
 
     def head_distill_loss(self, data_samples) -> Dict[str, Tensor]:
         """The head distillers' terms, per teacher (weighted as
@@ -527,8 +735,11 @@ class Distiller(BaseModel):
                 for arg in term.student_args:
                     value = term.inputs[arg].fetch(self.student_recorders)
                     if term.name in self.adapters:
-                        value = self.adapters[term.name][t](value, target)
+                        adapters = _unwrap(self.adapters)
+                        value = adapters[term.name][t](value, target)
                     kwargs[arg] = value
+                for arg in term.data_args:
+                    kwargs[arg] = term.inputs[arg].fetch(self._batch)
                 value = term.loss(**kwargs)
                 weight = self.teacher_weights[t] if len(teachers) > 1 else 1.
                 total = total + weight * value

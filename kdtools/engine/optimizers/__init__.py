@@ -1,0 +1,4 @@
+from .distiller_optim_wrapper_constructor import \
+    DistillerOptimWrapperConstructor
+
+__all__ = ['DistillerOptimWrapperConstructor']
