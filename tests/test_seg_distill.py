@@ -148,3 +148,28 @@ def test_discriminator_without_its_optimizer_is_refused(
     cfg.model.discriminator.pop('type')
     with pytest.raises((ConfigError, KeyError)):
         MODELS.build(cfg.model)
+
+
+def test_adversarial_two_processes_gloo(toy_data, teacher_ckpt, tmp_path):
+    """2 processes on CPU: each trained part in its own DDP wrapper
+    (MMSeparateDistributedDataParallel), student and critic stepped by
+    their own optimizers; checkpoints keep plain key names."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    path = write_config(tmp_path / 'ho.py', CONFIGS['pi-pa-ho'],
+                        seg_body(toy_data, teacher_ckpt, iters=2))
+    env = dict(os.environ, PYTHON=sys.executable, PORT='29541',
+               OMP_NUM_THREADS='1')
+    work = tmp_path / 'work'
+    res = subprocess.run(
+        ['bash', 'tools/dist_train.sh', path, '2', '--work-dir', str(work)],
+        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    ckpt = torch.load(str(work / 'iter_2.pth'), weights_only=False)
+    keys = list(ckpt['state_dict'])
+    assert any(k.startswith('discriminator.') for k in keys)
+    assert not any('.module.' in k for k in keys)
+    assert set(ckpt['optimizer']) == {'student', 'discriminator'}

@@ -279,6 +279,7 @@ class Distiller(BaseModel):
         if self.adv:
             self._build_discriminator(discriminator)
         self._register_load_state_dict_pre_hook(self._accept_plain_student)
+        self._register_state_dict_hook(self._strip_ddp_wrappers)
 
     # ------------------------------------------------------------------
     # build-time wiring
@@ -789,6 +790,18 @@ class Distiller(BaseModel):
                 model._apply(fn, *args, **kwargs)
         return self
 
+    def _strip_ddp_wrappers(self, module, state_dict, prefix, *args):
+        """Checkpoints name ``student.*``, never ``student.module.*``, also
+        when the children are DDP-wrapped one by one
+        (``MMSeparateDistributedDataParallel``)."""
+        for name, child in self._modules.items():
+            if _unwrap(child) is child:
+                continue
+            old, new = f'{prefix}{name}.module.', f'{prefix}{name}.'
+            for key in [k for k in state_dict if k.startswith(old)]:
+                state_dict[new + key[len(old):]] = state_dict.pop(key)
+        return state_dict
+
     def _accept_plain_student(self, state_dict, prefix, *args) -> None:
         """``load_from`` a plain student checkpoint: prefix its keys with
         ``student.`` (reported), so it initialises the distiller's
@@ -796,7 +809,7 @@ class Distiller(BaseModel):
         own = [k for k in state_dict if k.startswith(prefix)]
         if any(k[len(prefix):].startswith('student.') for k in own):
             return
-        student_keys = set(self.student.state_dict())
+        student_keys = set(_unwrap(self.student).state_dict())
         plain = [k for k in own if k[len(prefix):] in student_keys]
         if not plain:
             return
@@ -812,4 +825,4 @@ class Distiller(BaseModel):
     def init_weights(self):
         """Initialise the student as its config says; teachers keep their
         checkpoint weights and adapters initialise when built."""
-        self.student.init_weights()
+        _unwrap(self.student).init_weights()
