@@ -173,3 +173,28 @@ def test_adversarial_two_processes_gloo(toy_data, teacher_ckpt, tmp_path):
     assert any(k.startswith('discriminator.') for k in keys)
     assert not any('.module.' in k for k in keys)
     assert set(ckpt['optimizer']) == {'student', 'discriminator'}
+
+
+@pytest.mark.parametrize('config', [
+    'seg/skd/skd-pi-pa-ho_pspnet-r101-d8_to_pspnet-r18-d8_40k_nyuv2-40.py',
+    'seg/skd/skd-pi-pa-ho_pspnet-r101-d8_to_pspnet-r18-d8_80k_cityscapes-'
+    '512x1024.py'])
+def test_full_size_configs_build(config, tmp_path):
+    """NYUv2 and Cityscapes (mmseg's own configs): R-101 teacher (random
+    weights here) to R-18 student, the three structured-KD terms."""
+    cfg = load_config(osp.join(osp.dirname(__file__), '..', 'configs',
+                               config))
+    assert cfg.train_dataloader.dataset.type in ('NYUv2Dataset',
+                                                 'CityscapesDataset')
+    teacher_cfg = model_cfg_from(cfg.model.teacher.config, 'teacher')
+    assert teacher_cfg.backbone.depth == 101
+    teacher_cfg.pop('pretrained', None)
+    path = str(tmp_path / 't.pth')
+    torch.save(dict(state_dict=MODELS.build(teacher_cfg).state_dict()), path)
+    cfg.model.teacher.checkpoint = path
+    cfg.model.input_shape = (3, 64, 64)
+    model = MODELS.build(cfg.model)
+    assert model.student.backbone.depth == 18
+    assert {'loss_pixel', 'loss_pair'} == set(model.distill_losses)
+    n_classes = 40 if 'nyuv2' in config else 19
+    assert model.discriminator.features[0].in_channels == n_classes + 3

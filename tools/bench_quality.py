@@ -15,6 +15,8 @@ Examples:
     python tools/bench_quality.py --task det --methods student ld ld-vlr
     # two-stage (Faster R-CNN) Chen et al. 2017
     python tools/bench_quality.py --task det-two-stage --jobs 2
+    # segmentation: structured KD (cumulative rows) and CWD
+    python tools/bench_quality.py --task seg --jobs 2
 """
 import argparse
 import json
@@ -33,7 +35,9 @@ from run_demo import (TEACHER, data_options, evaluate, sh,  # noqa: E402
 TEACHERS = {
     'det': TEACHER,
     'det-two-stage': 'configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py',
+    'seg': 'configs/seg/pspnet_r18-d8_2k_toyseg.py',
 }
+SEG = 'configs/seg/'
 
 DET = 'configs/det/'
 METHODS = {
@@ -57,7 +61,19 @@ METHODS = {
                         'rcnn-r18-base16_12e_toydet.py', True),
     },
 }
-METRIC = {'det': 'coco/bbox_mAP', 'det-two-stage': 'coco/bbox_mAP'}
+METHODS['seg'] = {
+    'student': (SEG + 'fcn_r18-base16-d8_2k_toyseg.py', False),
+    'skd-pi': (SEG + 'skd/skd-pi_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_'
+               'toyseg.py', True),
+    'skd-pi-pa': (SEG + 'skd/skd-pi-pa_pspnet-r18-d8_to_fcn-r18-base16-d8_'
+                  '2k_toyseg.py', True),
+    'skd-pi-pa-ho': (SEG + 'skd/skd-pi-pa-ho_pspnet-r18-d8_to_fcn-r18-'
+                     'base16-d8_2k_toyseg.py', True),
+    'cwd': (SEG + 'cwd/cwd_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_toyseg.py',
+            True),
+}
+METRIC = {'det': 'coco/bbox_mAP', 'det-two-stage': 'coco/bbox_mAP',
+          'seg': 'mIoU'}
 
 
 def run_one(task, method, seed, work_dir, opts, teacher_ckpt):
