@@ -198,3 +198,15 @@ def test_full_size_configs_build(config, tmp_path):
     assert {'loss_pixel', 'loss_pair'} == set(model.distill_losses)
     n_classes = 40 if 'nyuv2' in config else 19
     assert model.discriminator.features[0].in_channels == n_classes + 3
+
+
+def test_benchmark_counts_the_critic_step(toy_data, teacher_ckpt, tmp_path):
+    path = write_config(tmp_path / 'ho.py', CONFIGS['pi-pa-ho'],
+                        seg_body(toy_data, teacher_ckpt))
+    out = tmp_path / 'bench.json'
+    res = run_tool(['tools/benchmark.py', path, '--iters', '1', '--warmup',
+                    '1', '--batches', '1', '--json', str(out)], check=True)
+    assert res.stdout.strip().splitlines()[-1].startswith('overhead ratio')
+    import json
+    figures = json.loads(out.read_text())
+    assert figures['median_s']['c_distill_step'] > 0

@@ -117,7 +117,18 @@ def main(argv=None):
             break
 
     opt_s = OptimWrapper(torch.optim.SGD(student.parameters(), lr=1e-4))
-    opt_d = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
+    if getattr(model, 'discriminator', None) is not None:
+        # adversarial distillation: the step includes the critic's update(s)
+        from mmengine.optim import OptimWrapperDict
+        critic = set(map(id, model.discriminator.parameters()))
+        opt_d = OptimWrapperDict(
+            student=OptimWrapper(torch.optim.SGD(
+                [p for p in model.parameters() if id(p) not in critic],
+                lr=1e-4)),
+            discriminator=OptimWrapper(torch.optim.SGD(
+                model.discriminator.parameters(), lr=1e-4)))
+    else:
+        opt_d = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
 
     def student_step(data):
         data = model.data_preprocessor(data, True)
