@@ -39,13 +39,24 @@ def write_config(path, base, body='', extra_bases=()):
     return str(path)
 
 
+PLAIN_DET_PIPELINE = [
+    dict(type='mmdet.LoadImageFromFile'),
+    dict(type='mmdet.LoadAnnotations', with_bbox=True),
+    dict(type='mmdet.Resize', scale=(128, 128), keep_ratio=True),
+    dict(type='mmdet.PackDetInputs')
+]
+
+
 def tiny_det_body(data_dir, max_epochs=2, extra=''):
     """Config text that points the detection config at the tiny data and
-    shrinks the schedule."""
+    shrinks the schedule. Training is without random augmentation, so a
+    resumed run repeats the uninterrupted one exactly (mmengine does not
+    checkpoint the transforms' random state)."""
     root = osp.join(data_dir, 'det') + '/'
     return f"""
 data_root = {root!r}
-train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+train_dataloader = dict(batch_size=4, dataset=dict(
+    data_root=data_root, pipeline={PLAIN_DET_PIPELINE!r}))
 val_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')

@@ -1,7 +1,9 @@
 # The two-stage student on the embedded detection set: Faster R-CNN on
-# ResNet-18 at a quarter of the width (64-channel FPN, 128-d box head).
+# ResNet-18 at a quarter of the width (64-channel FPN, 128-d box head),
+# trained with the students' augmentation.
 _base_ = [
-    '../_base_/models/faster-rcnn_r18_fpn.py', '../_base_/datasets/toy_det.py',
+    '../_base_/models/faster-rcnn_r18_fpn.py',
+    '../_base_/datasets/toy_det_aug.py',
     '../_base_/schedules/schedule_det_12e.py', '../_base_/default_runtime.py'
 ]
 model = dict(
