@@ -1,13 +1,15 @@
 from .bounded_regression_loss import TeacherBoundedRegressionLoss
 from .channel_wise_divergence_loss import ChannelWiseDivergenceLoss
 from .feature_imitation_loss import FeatureImitationLoss
+from .kd_loss import KDLoss
 from .localization_distillation_loss import LocalizationDistillationLoss
+from .multi_teacher_distillation_loss import MultiTeacherDistillationLoss
 from .pair_wise_kd_loss import PairWiseKDLoss
 from .pixel_wise_kd_loss import PixelWiseKDLoss
 from .weighted_soft_ce_loss import WeightedSoftCELoss
 
 __all__ = [
-    'ChannelWiseDivergenceLoss', 'FeatureImitationLoss',
-    'LocalizationDistillationLoss', 'PairWiseKDLoss', 'PixelWiseKDLoss',
+    'ChannelWiseDivergenceLoss', 'FeatureImitationLoss', 'KDLoss',
+    'LocalizationDistillationLoss', 'MultiTeacherDistillationLoss', 'PairWiseKDLoss', 'PixelWiseKDLoss',
     'TeacherBoundedRegressionLoss', 'WeightedSoftCELoss'
 ]
