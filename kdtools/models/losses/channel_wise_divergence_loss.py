@@ -1,7 +1,7 @@
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
+from .utils import tempered_kl
 
 
 @MODELS.register_module()
@@ -38,9 +38,7 @@ class ChannelWiseDivergenceLoss(nn.Module):
             raise ValueError(f'student {tuple(preds_S.shape)} and teacher '
                              f'{tuple(preds_T.shape)} maps differ; add an '
                              'adapter or align them')
-        t = self.temperature
-        n, c = preds_S.shape[:2]
-        log_s = F.log_softmax(preds_S.reshape(n * c, -1) / t, dim=1)
-        log_t = F.log_softmax(preds_T.detach().reshape(n * c, -1) / t, dim=1)
-        loss = (log_t.exp() * (log_t - log_s)).sum() * (t * t) / (n * c)
-        return self.loss_weight * loss
+        # one spatial distribution per (sample, channel), averaged over both
+        kl = tempered_kl(preds_S.flatten(2), preds_T.flatten(2),
+                         self.temperature)
+        return self.loss_weight * kl.mean()

@@ -1,7 +1,7 @@
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
+from .utils import tempered_kl
 
 
 @MODELS.register_module()
@@ -36,8 +36,5 @@ class KDLoss(nn.Module):
             raise ValueError(f'student logits {tuple(preds_S.shape)} and '
                              f'teacher logits {tuple(preds_T.shape)} differ: '
                              'the class counts must match')
-        t = self.temperature
-        log_p_s = F.log_softmax(preds_S / t, dim=-1)
-        log_p_t = F.log_softmax(preds_T.detach() / t, dim=-1)
-        kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=-1)
-        return self.loss_weight * kl.mean() * t * t
+        kl = tempered_kl(preds_S, preds_T, self.temperature)
+        return self.loss_weight * kl.mean()

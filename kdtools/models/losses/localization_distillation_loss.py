@@ -1,10 +1,10 @@
 from typing import Optional
 
-import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
+from .utils import tempered_kl
 
 
 @MODELS.register_module()
@@ -48,10 +48,9 @@ class LocalizationDistillationLoss(nn.Module):
                 f'student edge logits {tuple(preds_S.shape)} and teacher '
                 f'edge logits {tuple(preds_T.shape)} differ: reg_max must '
                 'match')
-        t = self.temperature
-        target = F.softmax(preds_T.detach() / t, dim=-1)
-        loss = F.kl_div(F.log_softmax(preds_S / t, dim=-1), target,
-                        reduction='none').mean(-1) * (t * t)
+        # averaged over the reg_max + 1 bins
+        loss = tempered_kl(preds_S, preds_T, self.temperature) / \
+            preds_S.shape[-1]
         return self.loss_weight * weight_reduce_loss(
             loss, weight=weight, reduction=reduction_override or
             self.reduction, avg_factor=avg_factor)

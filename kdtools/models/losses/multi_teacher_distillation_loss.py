@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
+from .utils import tempered_kl
 
 
 @MODELS.register_module()
@@ -61,12 +62,8 @@ class MultiTeacherDistillationLoss(nn.Module):
         n = len(teacher_scores)
         label_term = F.cross_entropy(cls_score, label.long())
         if self.mode == 'soft':
-            tau = self.tau
-            log_s = F.log_softmax(dist_score / tau, dim=-1)
-            kd = sum((F.softmax(t.detach() / tau, dim=-1) *
-                      (F.log_softmax(t.detach() / tau, dim=-1) - log_s)
-                      ).sum(dim=-1).mean() for t in teacher_scores)
-            kd = kd * tau * tau / n
+            kd = sum(tempered_kl(dist_score, t, self.tau).mean()
+                     for t in teacher_scores) / n
         else:
             kd = sum(F.cross_entropy(dist_score, t.detach().argmax(dim=-1))
                      for t in teacher_scores) / n

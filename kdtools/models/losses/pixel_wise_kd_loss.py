@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
+from .utils import tempered_kl
 
 
 @MODELS.register_module()
@@ -63,10 +64,7 @@ class PixelWiseKDLoss(nn.Module):
             else:
                 preds_S = F.interpolate(preds_S, size=preds_T.shape[2:],
                                         mode='bilinear', align_corners=False)
-        t = self.temperature
-        log_p_s = F.log_softmax(preds_S / t, dim=1)
-        log_p_t = F.log_softmax(preds_T / t, dim=1)
-        kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1) * (t * t)
+        kl = tempered_kl(preds_S, preds_T, self.temperature, dim=1)
         if gt is not None:
             gt = gt.reshape(gt.shape[0], 1, *gt.shape[-2:]).float()
             gt = F.interpolate(gt, size=kl.shape[-2:], mode='nearest')[:, 0]
