@@ -1,14 +1,12 @@
 from typing import Dict, Optional
 
-import torch
-from mmdet.utils import reduce_mean
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
-from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, build_loss,
-                                  cat_levels, levels_to_flat, soft_cls_kd,
-                                  strides_of)
+from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, cat_levels,
+                                  levels_to_flat, reduced_avg_factor,
+                                  refuse_decoded_boxes, soft_cls_kd)
 
 
 @MODELS.register_module()
@@ -53,22 +51,7 @@ class AnchorHeadDistiller(BaseHeadDistiller):
                 else 'loss_cls'
         super().__init__(student_head, teacher_head,
                          hard_loss_key=hard_loss_key)
-        if loss_cls_kd is None and loss_bbox_kd is None:
-            raise ConfigError(f'{type(self).__name__}: no loss configured; '
-                              'give loss_cls_kd and/or loss_bbox_kd')
-        self.loss_cls_kd = build_loss(loss_cls_kd)
-        self.loss_bbox_kd = build_loss(loss_bbox_kd)
-        if self.loss_cls_kd is not None:
-            self.mu = self.loss_cls_kd.mu
-
-    def student_recorders(self) -> Dict[str, dict]:
-        return dict(
-            outs=dict(type='ModuleOutputs', source=self.student_head),
-            targets=dict(type='MethodOutputs',
-                         source=f'{self.student_head}.get_targets'))
-
-    def teacher_recorders(self) -> Dict[str, dict]:
-        return dict(outs=dict(type='ModuleOutputs', source=self.teacher_head))
+        self._build_chen_losses(loss_cls_kd, loss_bbox_kd)
 
     def check(self, student: nn.Module, teacher: nn.Module, teacher_name: str,
               owner: str) -> None:
@@ -83,31 +66,14 @@ class AnchorHeadDistiller(BaseHeadDistiller):
                     f'{owner}: {type(self).__name__} needs anchor heads '
                     f'(AnchorHead family); the {side} head is '
                     f'{type(head).__name__}')
-            if getattr(head, 'reg_decoded_bbox', False):
-                raise ConfigError(
-                    f'{owner}: the {side} head regresses decoded boxes '
-                    '(reg_decoded_bbox=True); bounded regression compares '
-                    'encoded deltas')
+            refuse_decoded_boxes(head, f'{side} head', owner)
         diff = HeadMismatch(owner, teacher_name)
         diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
         diff.compare('use_sigmoid_cls', s_head.use_sigmoid_cls,
                      t_head.use_sigmoid_cls)
-        s_gen, t_gen = s_head.prior_generator, t_head.prior_generator
-        diff.compare('strides', strides_of(s_gen), strides_of(t_gen))
-        diff.compare('anchors per location', s_gen.num_base_priors,
-                     t_gen.num_base_priors)
-        if not diff.items:
-            for level, (a, b) in enumerate(zip(s_gen.base_anchors,
-                                               t_gen.base_anchors)):
-                diff.compare(f'anchors of level {level}', a, b)
-        for key in ('target_means', 'target_stds'):
-            if hasattr(s_head.bbox_coder, 'means'):
-                attr = 'means' if key == 'target_means' else 'stds'
-                diff.compare(f'bbox_coder.{key}',
-                             list(getattr(s_head.bbox_coder, attr)),
-                             list(getattr(t_head.bbox_coder, attr, [])))
-        diff.compare('bbox_coder', type(s_head.bbox_coder).__name__,
-                     type(t_head.bbox_coder).__name__)
+        diff.compare_priors(s_head.prior_generator, t_head.prior_generator,
+                            per_location='anchors per location')
+        diff.compare_coders(s_head.bbox_coder, t_head.bbox_coder)
         diff.raise_if_any()
         if self.loss_cls_kd is not None and \
                 getattr(self.loss_cls_kd, 'use_sigmoid', False) != \
@@ -131,8 +97,7 @@ class AnchorHeadDistiller(BaseHeadDistiller):
         label_w = cat_levels(label_w).reshape(-1)
         cls_s = levels_to_flat(cls_s, channels).reshape(-1, channels)
         cls_t = levels_to_flat(cls_t, channels).reshape(-1, channels)
-        avg_factor = max(reduce_mean(torch.tensor(
-            float(avg_factor), device=cls_s.device)).item(), 1.0)
+        avg_factor = reduced_avg_factor(avg_factor, cls_s.device)
         losses = {}
         if self.loss_cls_kd is not None:
             valid = label_w > 0

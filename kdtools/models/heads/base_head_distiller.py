@@ -1,6 +1,7 @@
 from typing import Dict, List, Optional, Sequence
 
 import torch
+from mmdet.utils import reduce_mean
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
@@ -53,6 +54,29 @@ class HeadMismatch:
             self.items.append(f'{what}: student {student} vs teacher '
                               f'{self.teacher} {teacher}')
 
+    def compare_priors(self, s_gen, t_gen,
+                       per_location: str = 'priors per location') -> None:
+        """Strides, priors per location and (when those agree) the prior
+        boxes of every level."""
+        self.compare('strides', strides_of(s_gen), strides_of(t_gen))
+        self.compare(per_location, s_gen.num_base_priors,
+                     t_gen.num_base_priors)
+        if not self.items:
+            for level, (a, b) in enumerate(zip(s_gen.base_anchors,
+                                               t_gen.base_anchors)):
+                self.compare(f'anchors of level {level}', a, b)
+
+    def compare_coders(self, s_coder, t_coder) -> None:
+        """Box coder type and, for delta coders, target means and stds:
+        encoded deltas are comparable only under the same encoding."""
+        self.compare('bbox_coder', type(s_coder).__name__,
+                     type(t_coder).__name__)
+        for attr in ('means', 'stds'):
+            if hasattr(s_coder, attr):
+                self.compare(f'bbox_coder.target_{attr}',
+                             list(getattr(s_coder, attr)),
+                             list(getattr(t_coder, attr, [])))
+
     def raise_if_any(self) -> None:
         if self.items:
             raise ConfigError(
@@ -72,33 +96,49 @@ class BaseHeadDistiller(nn.Module):
     installs the recorders it asks for, calls :meth:`check` once per
     teacher at build time and :meth:`loss` every step.
 
+    Chen et al.'s ``mu`` comes from the classification KD loss
+    (``WeightedSoftCELoss.mu``): the head's own classification loss
+    (``hard_loss_key``) is multiplied by it, the soft term carries
+    ``1 - mu``; without that loss the head's losses are left as they are.
+
     Args:
         student_head (str): the head's path in the student.
         teacher_head (str, optional): its path in the teacher; defaults to
             ``student_head``.
-        mu (float, optional): Chen et al.'s ``mu``: the head's own
-            classification loss (``hard_loss_key``) is multiplied by it
-            (the soft term carries ``1 - mu``). None leaves it as is.
         hard_loss_key (str): the key of the head's classification loss.
     """
 
     def __init__(self, student_head: str, teacher_head: Optional[str] = None,
-                 mu: Optional[float] = None,
                  hard_loss_key: str = 'loss_cls') -> None:
         super().__init__()
         self.student_head = student_head
         self.teacher_head = teacher_head or student_head
-        if mu is not None and not 0 <= mu <= 1:
-            raise ConfigError(f'mu={mu}; expected 0 <= mu <= 1')
-        self.mu = mu
+        self.mu = None
         self.hard_loss_key = hard_loss_key
 
-    # what to record -----------------------------------------------------
+    def _build_chen_losses(self, loss_cls_kd: Optional[dict],
+                           loss_bbox_kd: Optional[dict]) -> None:
+        """``loss_cls_kd`` / ``loss_bbox_kd`` (at least one), and ``mu``
+        from the classification loss."""
+        if loss_cls_kd is None and loss_bbox_kd is None:
+            raise ConfigError(f'{type(self).__name__}: no loss configured; '
+                              'give loss_cls_kd and/or loss_bbox_kd')
+        self.loss_cls_kd = build_loss(loss_cls_kd)
+        self.loss_bbox_kd = build_loss(loss_bbox_kd)
+        if self.loss_cls_kd is not None:
+            self.mu = self.loss_cls_kd.mu
+
+    # what to record (defaults: a dense head) ------------------------------
     def student_recorders(self) -> Dict[str, dict]:
-        raise NotImplementedError
+        """The head's outputs and the targets its own ``loss`` assigns."""
+        return dict(
+            outs=dict(type='ModuleOutputs', source=self.student_head),
+            targets=dict(type='MethodOutputs',
+                         source=f'{self.student_head}.get_targets'))
 
     def teacher_recorders(self) -> Dict[str, dict]:
-        raise NotImplementedError
+        """The teacher head's outputs."""
+        return dict(outs=dict(type='ModuleOutputs', source=self.teacher_head))
 
     # build time ----------------------------------------------------------
     def head_of(self, model: nn.Module, side: str, owner: str) -> nn.Module:
@@ -128,6 +168,23 @@ class BaseHeadDistiller(nn.Module):
         """``student`` / ``teacher``: recorder key -> recorded value (the
         last call)."""
         raise NotImplementedError
+
+
+def refuse_decoded_boxes(head: nn.Module, what: str, owner: str) -> None:
+    """Bounded regression compares encoded deltas: refuse a head that
+    regresses decoded boxes."""
+    if getattr(head, 'reg_decoded_bbox', False):
+        raise ConfigError(
+            f'{owner}: the {what} regresses decoded boxes '
+            '(reg_decoded_bbox=True); bounded regression compares encoded '
+            'deltas')
+
+
+def reduced_avg_factor(avg_factor, device) -> float:
+    """A head's average factor, averaged over processes as the head's own
+    losses do, at least 1."""
+    return max(reduce_mean(torch.tensor(float(avg_factor),
+                                        device=device)).item(), 1.0)
 
 
 def soft_cls_kd(loss: nn.Module, preds_S: Tensor, preds_T: Tensor,

@@ -1,14 +1,13 @@
 from typing import Dict, Optional
 
 import torch
-from mmdet.utils import reduce_mean
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
 from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, build_loss,
-                                  cat_levels, levels_to_flat, soft_cls_kd,
-                                  strides_of)
+                                  cat_levels, levels_to_flat,
+                                  reduced_avg_factor, soft_cls_kd)
 from .vlr import select_vlr
 
 
@@ -80,15 +79,6 @@ class GFLHeadDistiller(BaseHeadDistiller):
                 f'{self.pos_iou_thr}, alpha={self.alpha}; expected both in '
                 '(0, 1]')
 
-    def student_recorders(self) -> Dict[str, dict]:
-        return dict(
-            outs=dict(type='ModuleOutputs', source=self.student_head),
-            targets=dict(type='MethodOutputs',
-                         source=f'{self.student_head}.get_targets'))
-
-    def teacher_recorders(self) -> Dict[str, dict]:
-        return dict(outs=dict(type='ModuleOutputs', source=self.teacher_head))
-
     def check(self, student: nn.Module, teacher: nn.Module, teacher_name: str,
               owner: str) -> None:
         s_head = self.head_of(student, 'student', owner)
@@ -103,14 +93,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
         diff = HeadMismatch(owner, teacher_name)
         diff.compare('reg_max', s_head.reg_max, t_head.reg_max)
         diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
-        s_gen, t_gen = s_head.prior_generator, t_head.prior_generator
-        diff.compare('strides', strides_of(s_gen), strides_of(t_gen))
-        diff.compare('priors per location', s_gen.num_base_priors,
-                     t_gen.num_base_priors)
-        if not diff.items:
-            for level, (a, b) in enumerate(zip(s_gen.base_anchors,
-                                               t_gen.base_anchors)):
-                diff.compare(f'anchors of level {level}', a, b)
+        diff.compare_priors(s_head.prior_generator, t_head.prior_generator)
         diff.raise_if_any()
         object.__setattr__(self, '_student_head_module', s_head)
 
@@ -133,8 +116,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
         reg_s = levels_to_flat(reg_s, 4 * bins)
         reg_t = levels_to_flat(reg_t, 4 * bins)
         pos = (labels >= 0) & (labels < head.num_classes)
-        avg_factor = max(reduce_mean(torch.tensor(
-            float(avg_factor), device=cls_s.device)).item(), 1.0)
+        avg_factor = reduced_avg_factor(avg_factor, cls_s.device)
 
         losses = {}
         if self.loss_ld is not None:

@@ -5,8 +5,8 @@ from torch import Tensor, nn
 
 from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
-from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, build_loss,
-                                  soft_cls_kd)
+from .base_head_distiller import (BaseHeadDistiller, HeadMismatch,
+                                  refuse_decoded_boxes, soft_cls_kd)
 
 
 @MODELS.register_module()
@@ -45,17 +45,11 @@ class RoIHeadDistiller(BaseHeadDistiller):
                  teacher_head: Optional[str] = None,
                  teacher_feats: str = 'neck') -> None:
         super().__init__(student_head, teacher_head, hard_loss_key='loss_cls')
-        if loss_cls_kd is None and loss_bbox_kd is None:
-            raise ConfigError(f'{type(self).__name__}: no loss configured; '
-                              'give loss_cls_kd and/or loss_bbox_kd')
-        self.loss_cls_kd = build_loss(loss_cls_kd)
-        self.loss_bbox_kd = build_loss(loss_bbox_kd)
-        if self.loss_cls_kd is not None:
-            if getattr(self.loss_cls_kd, 'use_sigmoid', False):
-                raise ConfigError(
-                    f'{type(self).__name__}.loss_cls_kd: the R-CNN head '
-                    'classifies with a softmax; set use_sigmoid=False')
-            self.mu = self.loss_cls_kd.mu
+        self._build_chen_losses(loss_cls_kd, loss_bbox_kd)
+        if getattr(self.loss_cls_kd, 'use_sigmoid', False):
+            raise ConfigError(
+                f'{type(self).__name__}.loss_cls_kd: the R-CNN head '
+                'classifies with a softmax; set use_sigmoid=False')
         self.teacher_feats = teacher_feats
 
     def student_recorders(self) -> Dict[str, dict]:
@@ -89,21 +83,11 @@ class RoIHeadDistiller(BaseHeadDistiller):
                     f'{owner}: {type(self).__name__} needs RoI heads with a '
                     f'bbox head (StandardRoIHead family); the {side} head is '
                     f'{type(head).__name__}')
-            if getattr(head.bbox_head, 'reg_decoded_bbox', False):
-                raise ConfigError(
-                    f'{owner}: the {side} bbox head regresses decoded boxes '
-                    '(reg_decoded_bbox=True); bounded regression compares '
-                    'encoded deltas')
+            refuse_decoded_boxes(head.bbox_head, f'{side} bbox head', owner)
         s_box, t_box = s_head.bbox_head, t_head.bbox_head
         diff = HeadMismatch(owner, teacher_name)
         diff.compare('num_classes', s_box.num_classes, t_box.num_classes)
-        diff.compare('bbox_coder', type(s_box.bbox_coder).__name__,
-                     type(t_box.bbox_coder).__name__)
-        for attr in ('means', 'stds'):
-            if hasattr(s_box.bbox_coder, attr):
-                diff.compare(f'bbox_coder.target_{attr}',
-                             list(getattr(s_box.bbox_coder, attr)),
-                             list(getattr(t_box.bbox_coder, attr, [])))
+        diff.compare_coders(s_box.bbox_coder, t_box.bbox_coder)
         diff.raise_if_any()
         object.__setattr__(self, '_student_box_head', s_box)
 
