@@ -678,9 +678,7 @@ class Distiller(BaseModel):
         out = OrderedDict()
         if not self.head_distillers:
             return out
-        hub = MessageHub.get_current_instance()
-        it = hub.get_info('iter', 0) or 0
-        epoch = hub.get_info('epoch', 0) or 0
+        it, epoch = self._progress()
         teachers = list(self.teacher_models.items())
         for hd_name, hd in self.head_distillers.items():
             factor = self._schedule_factor(
@@ -708,6 +706,12 @@ class Distiller(BaseModel):
         return out
 
     @staticmethod
+    def _progress():
+        """The Runner's current (iteration, epoch), 0 outside a Runner."""
+        hub = MessageHub.get_current_instance()
+        return (hub.get_info('iter', 0) or 0), (hub.get_info('epoch', 0) or 0)
+
+    @staticmethod
     def _checked(total: Tensor, name: str, it: int) -> Tensor:
         if not bool(torch.isfinite(total).all()):
             raise FloatingPointError(
@@ -718,9 +722,7 @@ class Distiller(BaseModel):
 
     def distill_loss(self) -> Dict[str, Tensor]:
         """The distillation terms from what the recorders captured."""
-        hub = MessageHub.get_current_instance()
-        it = hub.get_info('iter', 0) or 0
-        epoch = hub.get_info('epoch', 0) or 0
+        it, epoch = self._progress()
         out = OrderedDict()
         for term in self.terms:
             factor = self._schedule_factor(term.schedule, it, epoch)

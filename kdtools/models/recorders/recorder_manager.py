@@ -59,9 +59,5 @@ class RecorderManager:
         """Record (fresh) during the ``with`` body."""
         for r in self.recorders.values():
             r.reset()
-            r.recording = True
-        try:
+        with self.resume():
             yield self
-        finally:
-            for r in self.recorders.values():
-                r.recording = False
