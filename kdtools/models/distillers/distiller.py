@@ -621,8 +621,8 @@ class Distiller(BaseModel):
         self._adv_cache = (inputs.detach(), s_logits.detach(),
                            self._teacher_scores().detach())
         loss = -self.adv['loss_weight'] * score.mean()
-        return {'distill.loss_holistic': self._checked(loss, 'loss_holistic',
-                                                       0)}
+        return {'distill.loss_holistic': self._checked(
+            loss, 'loss_holistic', self._progress()[0])}
 
     def discriminator_loss(self) -> Dict[str, Tensor]:
         """WGAN-GP critic loss on the last batch: ``D(fake) - D(real) +
