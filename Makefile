@@ -32,6 +32,7 @@ $(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.tx
 data: install
 	$(PY) tools/make_toy_data.py --out $(DATA) --if-missing
 	$(PY) tools/convert_mobilenetv2.py --if-missing
+	$(PY) tools/convert_mobilenetv2.py --format mmseg --if-missing
 
 # teacher, baseline student and hint-KD student on the embedded detection
 # data: one table (params, mAP, train time, inference time per image)

@@ -17,3 +17,16 @@ def test_converted_weights_load_strict_into_mmdet_mobilenetv2(tmp_path):
     assert torch.equal(model.conv2.conv.weight, last_w)
     # ImageNet features, not noise: BN statistics are trained
     assert model.conv1.bn.running_var.std() > 0
+
+
+def test_converted_weights_load_strict_into_mmseg_mobilenetv2(tmp_path):
+    from mmseg.models.backbones import MobileNetV2 as SegMobileNetV2
+    out = convert_mobilenetv2_imagenet(str(tmp_path / 'mbv2.pth'), 'mmseg')
+    model = SegMobileNetV2(strides=(1, 2, 2, 1, 1, 1, 1),
+                           dilations=(1, 1, 1, 2, 2, 4, 4))
+    load_checkpoint(model, out, strict=True)
+    src = torch.load(deep_sort_mobilenetv2_file(), weights_only=True)
+    assert torch.equal(model.conv1.conv.weight, src['features.0.0.weight'])
+    # the last block's 1x1 projection is the file's features.17.conv.6
+    assert torch.equal(model.layer7[0].conv[2].conv.weight,
+                       src['features.17.conv.6.weight'])

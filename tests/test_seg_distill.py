@@ -16,12 +16,12 @@ from kdtools.utils import load_config
 from kdtools.utils.errors import ConfigError
 from conftest import run_tool, write_config
 
-SKD = 'seg/skd/skd-{}_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_toyseg.py'
+SKD = 'seg/skd/skd-{}_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py'
 CONFIGS = {
     'pi': SKD.format('pi'),
     'pi-pa': SKD.format('pi-pa'),
     'pi-pa-ho': SKD.format('pi-pa-ho'),
-    'cwd': 'seg/cwd/cwd_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_toyseg.py',
+    'cwd': 'seg/cwd/cwd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py',
 }
 EXPECTED = {'pi': ['loss_pixel'], 'pi-pa': ['loss_pixel', 'loss_pair'],
             'pi-pa-ho': ['loss_pixel', 'loss_pair', 'loss_holistic'],

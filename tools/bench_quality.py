@@ -35,7 +35,7 @@ from run_demo import (TEACHER, data_options, evaluate, sh,  # noqa: E402
 TEACHERS = {
     'det': TEACHER,
     'det-two-stage': 'configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py',
-    'seg': 'configs/seg/pspnet_r18-d8_2k_toyseg.py',
+    'seg': 'configs/seg/pspnet_mobilenetv2-d8_2k_toyseg.py',
 }
 SEG = 'configs/seg/'
 
@@ -63,13 +63,13 @@ METHODS = {
 }
 METHODS['seg'] = {
     'student': (SEG + 'fcn_r18-base16-d8_2k_toyseg.py', False),
-    'skd-pi': (SEG + 'skd/skd-pi_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_'
+    'skd-pi': (SEG + 'skd/skd-pi_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_'
                'toyseg.py', True),
-    'skd-pi-pa': (SEG + 'skd/skd-pi-pa_pspnet-r18-d8_to_fcn-r18-base16-d8_'
+    'skd-pi-pa': (SEG + 'skd/skd-pi-pa_pspnet-mbv2-d8_to_fcn-r18-base16-d8_'
                   '2k_toyseg.py', True),
-    'skd-pi-pa-ho': (SEG + 'skd/skd-pi-pa-ho_pspnet-r18-d8_to_fcn-r18-'
+    'skd-pi-pa-ho': (SEG + 'skd/skd-pi-pa-ho_pspnet-mbv2-d8_to_fcn-r18-'
                      'base16-d8_2k_toyseg.py', True),
-    'cwd': (SEG + 'cwd/cwd_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_toyseg.py',
+    'cwd': (SEG + 'cwd/cwd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py',
             True),
 }
 METRIC = {'det': 'coco/bbox_mAP', 'det-two-stage': 'coco/bbox_mAP',

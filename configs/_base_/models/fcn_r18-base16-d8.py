@@ -1,11 +1,31 @@
-# The student-sized segmentor: FCN (Long et al., CVPR 2015) on the teacher's
-# dilated ResNet-18 (V1c) at a quarter of the width (16 base channels).
-_base_ = './pspnet_r18-d8.py'
+# The student of the embedded segmentation benchmark: FCN (Long et al., CVPR
+# 2015) on a dilated ResNet-18 (V1c, output stride 8) at a quarter of the
+# width (16 base channels), from scratch; 11 classes, 64x64 training crops.
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    backbone=dict(stem_channels=16, base_channels=16),
+    type='mmseg.EncoderDecoder',
+    data_preprocessor=dict(
+        type='mmseg.SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255,
+        size=(64, 64)),
+    backbone=dict(
+        type='mmseg.ResNetV1c',
+        depth=18,
+        stem_channels=16,
+        base_channels=16,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg=norm_cfg,
+        norm_eval=False,
+        style='pytorch',
+        contract_dilation=True),
     decode_head=dict(
-        _delete_=True,
         type='mmseg.FCNHead',
         in_channels=128,
         in_index=3,
@@ -18,4 +38,6 @@ model = dict(
         align_corners=False,
         loss_decode=dict(
             type='mmseg.CrossEntropyLoss', use_sigmoid=False,
-            loss_weight=1.0)))
+            loss_weight=1.0)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -15,13 +15,16 @@ from kdtools.utils.errors import ConfigError
 from ..recorders import RecorderManager
 from .teacher import disable_inplace, freeze, load_strict, model_cfg_from
 
-_REF = re.compile(r'^(student|teacher|data)(?::(\w+))?\.(\w+)((?:\.-?\d+)*)$')
+_REF = re.compile(
+    r'^(student|teachers|teacher|data)(?::(\w+))?\.(\w+)((?:\.-?\d+)*)$')
 
 
 class _InputRef:
     """Where a loss argument comes from: ``'student.fpn.0'``,
-    ``'teacher.fpn.0'`` (every teacher) or ``'teacher:t1.fpn.0'`` (one
-    teacher). The trailing integers index into the recorded output (FPN
+    ``'teacher.fpn.0'`` (every teacher, the loss computed per teacher),
+    ``'teacher:t1.fpn.0'`` (one teacher) or ``'teachers.logits'`` (the list
+    of every teacher's value in the order of ``teachers``: the loss sees
+    them all at once). The trailing integers index into the recorded output (FPN
     level, tuple element); ``call`` picks a call of a module called several
     times (default: the last). ``'data.inputs'`` is the preprocessed batch
     and ``'data.<field>'`` the data samples' field stacked (e.g.
@@ -42,10 +45,13 @@ class _InputRef:
         if m is None:
             raise ConfigError(
                 f'{owner}: input {spec!r} is not "student.<recorder>[.i]", '
-                '"teacher.<recorder>[.i]", "teacher:<name>.<recorder>[.i]" '
-                'or "data.<field>"')
+                '"teacher.<recorder>[.i]", "teacher:<name>.<recorder>[.i]", '
+                '"teachers.<recorder>[.i]" or "data.<field>"')
         self.side, self.teacher, self.recorder = m.group(1), m.group(2), \
             m.group(3)
+        if self.side != 'teacher' and self.teacher:
+            raise ConfigError(f'{owner}: input {spec!r}: only "teacher:" '
+                              'names one teacher')
         self.indices = [int(i) for i in m.group(4).split('.') if i]
         self.call = call
         self.text = spec
@@ -73,6 +79,11 @@ class _DistillTerm:
     @property
     def teacher_args(self):
         return [a for a, r in self.inputs.items() if r.side == 'teacher']
+
+    @property
+    def all_teachers_args(self):
+        """Arguments fed the list of every teacher's value."""
+        return [a for a, r in self.inputs.items() if r.side == 'teachers']
 
     @property
     def student_args(self):
@@ -152,9 +163,20 @@ class Distiller(BaseModel):
         teacher_weights (dict, optional): name -> weight for combining one
             loss over several teachers; default: the mean.
         loss_schedules (dict, optional): loss name -> ``dict(warmup_iters=N,
-            start_iter=0, stop_iter=None, stop_epoch=None)``: the weight
-            rises linearly from 0 over ``warmup_iters`` after ``start_iter``
-            and is 0 from ``stop_iter`` / ``stop_epoch`` on.
+            start_iter=0, start_epoch=0, stop_iter=None, stop_epoch=None)``:
+            the weight is 0 before ``start_iter`` / ``start_epoch``, rises
+            linearly from 0 over ``warmup_iters`` and is 0 from
+            ``stop_iter`` / ``stop_epoch`` on. The key ``student`` schedules
+            the student's own task losses: while their weight is 0 the
+            student runs only as far as its recorders need (no task loss,
+            no gradient to the rest), e.g. FSP's stage 1 (Yim et al.):
+            ``dict(student=dict(start_epoch=E), loss_fsp=dict(stop_epoch=E))``.
+            Terms whose weight is 0 are not computed (logged as 0) and a
+            teacher no active term needs is not run.
+        student_loss_weight (float): multiplies the student's own task
+            losses (default 1); 0 when a distillation loss carries the label
+            term itself (DeiT's ``MultiTeacherDistillationLoss``): the
+            student then runs only as far as its recorders need.
         input_shape (tuple): ``(C, H, W)`` of the dummy input used at build
             time to infer adapter channels from recorded shapes.
         teacher_in_checkpoint (bool): keep teacher weights in the
@@ -183,6 +205,7 @@ class Distiller(BaseModel):
                  head_distillers: Optional[dict] = None,
                  teacher_weights: Optional[Dict[str, float]] = None,
                  loss_schedules: Optional[Dict[str, dict]] = None,
+                 student_loss_weight: float = 1.0,
                  input_shape: Sequence[int] = (3, 128, 128),
                  teacher_in_checkpoint: bool = False,
                  discriminator: Optional[dict] = None,
@@ -266,6 +289,13 @@ class Distiller(BaseModel):
         self.teacher_weights = {n: weights.get(n, 0.0) / total for n in built}
 
         loss_schedules = dict(loss_schedules or {})
+        for name, sched in loss_schedules.items():
+            self._check_schedule(f'loss_schedules.{name}', sched)
+        self.student_schedule = dict(loss_schedules.pop('student', None) or {})
+        if student_loss_weight < 0:
+            raise ConfigError(f'student_loss_weight={student_loss_weight}; '
+                              'expected >= 0')
+        self.student_loss_weight = float(student_loss_weight)
         self.head_schedules = {n: loss_schedules.pop(n)
                                for n in list(loss_schedules)
                                if n in self.head_distillers}
@@ -340,7 +370,7 @@ class Distiller(BaseModel):
                         f'{where}: {ref.text!r} names student recorder '
                         f'{ref.recorder!r}; student_recorders are '
                         f'{sorted(self.student_recorders.recorders)}')
-                if ref.side == 'teacher':
+                if ref.side in ('teacher', 'teachers'):
                     names = [ref.teacher] if ref.teacher else \
                         list(self.teacher_recorders)
                     for t in names:
@@ -358,7 +388,11 @@ class Distiller(BaseModel):
                                 schedules.get(name))
             if adapter_cfg and not (term.student_args and term.teacher_args):
                 raise ConfigError(f'{owner}: an adapter maps a student input '
-                                  'to a teacher input; this loss needs both')
+                                  'to a teacher input; this loss needs both '
+                                  '(and "teacher.", not "teachers.", inputs)')
+            if term.teacher_args and term.all_teachers_args:
+                raise ConfigError(f'{owner}: mixes "teacher." (per teacher) '
+                                  'and "teachers." (all at once) inputs')
             terms.append(term)
         return terms
 
@@ -389,7 +423,8 @@ class Distiller(BaseModel):
         refs = [r for t in self.terms for r in t.inputs.values()]
         if self.adv:
             refs += [self.adv['student'], self.adv['teacher']]
-        used = {side: {r.recorder for r in refs if r.side == side}
+        used = {side: {r.recorder for r in refs
+                       if r.side.rstrip('s') == side}
                 for side in ('student', 'teacher')}
         was_training = self.student.training
         self.student.eval()
@@ -463,10 +498,28 @@ class Distiller(BaseModel):
                 r.reset()
 
     def _check_same_shapes(self, term: _DistillTerm) -> None:
+        """Build-time shape checks: a loss's own ``check_shapes(shapes)``
+        (arg -> shape, teacher-side args per teacher), and for losses that
+        compare element-wise (``requires_same_shape``) student against
+        teacher."""
+        check = getattr(term.loss, 'check_shapes', None)
+        t_args = term.teacher_args + term.all_teachers_args
+        if check is not None and t_args:
+            for t in self._teachers_of(term.inputs[t_args[0]]):
+                shapes = {a: tuple(term.inputs[a].fetch(
+                    self.student_recorders).shape) for a in term.student_args}
+                shapes.update({a: tuple(term.inputs[a].fetch(
+                    self.teacher_recorders[t]).shape) for a in t_args})
+                try:
+                    check(shapes)
+                except ValueError as e:
+                    raise ConfigError(
+                        f'distill_losses.{term.name}: teacher {t}: {e}') \
+                        from None
         if not getattr(term.loss, 'requires_same_shape', False) or \
-                not (term.student_args and term.teacher_args):
+                not (term.student_args and t_args):
             return
-        t_ref = term.inputs[term.teacher_args[0]]
+        t_ref = term.inputs[t_args[0]]
         for arg in term.student_args:
             s_ref = term.inputs[arg]
             s_shape = tuple(s_ref.fetch(self.student_recorders).shape)
@@ -483,6 +536,11 @@ class Distiller(BaseModel):
 
     def _teachers_of(self, ref: _InputRef) -> List[str]:
         return [ref.teacher] if ref.teacher else list(self.teacher_recorders)
+
+    def _all_teachers(self, ref: _InputRef) -> list:
+        """A ``teachers.`` input: every teacher's value, in order."""
+        return [ref.fetch(self.teacher_recorders[t])
+                for t in self.teacher_recorders]
 
     # ------------------------------------------------------------------
     # forward
@@ -513,19 +571,46 @@ class Distiller(BaseModel):
             return self.loss(inputs, data_samples)
         return self.student(inputs, data_samples, mode=mode)
 
+    def _active_terms(self, it: int, epoch: int) -> Dict[str, float]:
+        """term name -> schedule weight, for terms whose weight is > 0."""
+        factors = {t.name: self._schedule_factor(t.schedule, it, epoch)
+                   for t in self.terms}
+        return {n: f for n, f in factors.items() if f > 0}
+
     def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
-        with torch.no_grad():
-            for name, model in self.teacher_models.items():
-                manager = self.teacher_recorders[name]
-                with manager.record():
-                    self._forward_to(model, inputs, data_samples,
-                                     manager.sources)
+        it, epoch = self._progress()
+        active = self._active_terms(it, epoch)
+        s_factor = self.student_loss_weight * self._schedule_factor(
+            self.student_schedule, it, epoch)
+        needs_teacher = bool(self.head_distillers) or bool(self.adv) or any(
+            t.teacher_args or t.all_teachers_args for t in self.terms
+            if t.name in active)
+        if needs_teacher:
+            with torch.no_grad():
+                for name, model in self.teacher_models.items():
+                    manager = self.teacher_recorders[name]
+                    with manager.record():
+                        self._forward_to(model, inputs, data_samples,
+                                         manager.sources)
         self._batch = _Batch(inputs, data_samples)
         with self.student_recorders.record():
-            # through forward, so a DDP-wrapped student syncs its gradients
-            student_losses = self.student(inputs, data_samples, mode='loss')
+            if s_factor > 0 or self.head_distillers or self.adv:
+                # through forward, so a DDP-wrapped student syncs gradients
+                student_losses = self.student(inputs, data_samples,
+                                              mode='loss')
+            else:
+                # the task is off (e.g. FSP stage 1): features only
+                student_losses = {}
+                if _unwrap(self.student) is not self.student:
+                    self.student(inputs, data_samples, mode='tensor')
+                else:
+                    self._forward_to(self.student, inputs, data_samples,
+                                     self.student_recorders.sources)
         for hd in self.head_distillers.values():
             hd.scale_hard_losses(student_losses)
+        if s_factor != 1:
+            student_losses = {k: v * s_factor if 'loss' in k else v
+                              for k, v in student_losses.items()}
         losses = OrderedDict(
             (f'student.{k}', v) for k, v in student_losses.items())
         losses.update(self.distill_loss())
@@ -723,9 +808,13 @@ class Distiller(BaseModel):
     def distill_loss(self) -> Dict[str, Tensor]:
         """The distillation terms from what the recorders captured."""
         it, epoch = self._progress()
+        active = self._active_terms(it, epoch)
         out = OrderedDict()
         for term in self.terms:
-            factor = self._schedule_factor(term.schedule, it, epoch)
+            factor = active.get(term.name, 0.)
+            if not factor:  # off by its schedule: not computed
+                out[f'distill.{term.name}'] = self._batch.inputs.new_zeros(())
+                continue
             total = 0.
             teachers = self._teachers_involved(term)
             for t in teachers:
@@ -743,6 +832,8 @@ class Distiller(BaseModel):
                     kwargs[arg] = value
                 for arg in term.data_args:
                     kwargs[arg] = term.inputs[arg].fetch(self._batch)
+                for arg in term.all_teachers_args:
+                    kwargs[arg] = self._all_teachers(term.inputs[arg])
                 value = term.loss(**kwargs)
                 weight = self.teacher_weights[t] if len(teachers) > 1 else 1.
                 total = total + weight * value
@@ -760,12 +851,30 @@ class Distiller(BaseModel):
             return list(self.teacher_recorders)
         return sorted(named)
 
+    _SCHEDULE_KEYS = ('warmup_iters', 'start_iter', 'start_epoch',
+                      'stop_iter', 'stop_epoch')
+
+    @classmethod
+    def _check_schedule(cls, owner: str, schedule) -> None:
+        if not isinstance(schedule, dict):
+            raise ConfigError(f'{owner}={schedule!r}; expected a dict with '
+                              f'some of {list(cls._SCHEDULE_KEYS)}')
+        unknown = set(schedule) - set(cls._SCHEDULE_KEYS)
+        if unknown:
+            raise ConfigError(f'{owner}: unknown keys {sorted(unknown)}; '
+                              f'expected some of {list(cls._SCHEDULE_KEYS)}')
+        for key, value in schedule.items():
+            if value is not None and (not isinstance(value, int) or
+                                      value < 0):
+                raise ConfigError(f'{owner}.{key}={value!r}; expected an '
+                                  'integer >= 0')
+
     @staticmethod
     def _schedule_factor(schedule: dict, it: int, epoch: int) -> float:
         if not schedule:
             return 1.0
         start = schedule.get('start_iter', 0)
-        if it < start:
+        if it < start or epoch < (schedule.get('start_epoch') or 0):
             return 0.0
         stop_iter = schedule.get('stop_iter')
         stop_epoch = schedule.get('stop_epoch')

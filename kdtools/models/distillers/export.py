@@ -16,6 +16,28 @@ from kdtools.utils.errors import CheckpointError, ConfigError
 from .teacher import _plain_state_dict, model_cfg_from
 
 
+def _inference_types(cfg):
+    """Replace kdtools training-only modules by the stock module they
+    export as (their ``export_type``, e.g. ``DeiTDistillClsHead`` ->
+    ``mmpretrain.DeiTClsHead``: same parameters), so the exported config
+    builds without kdtools."""
+    if isinstance(cfg, dict):
+        out = {k: _inference_types(v) for k, v in cfg.items()}
+        name = out.get('type')
+        if isinstance(name, str):
+            scope, _, short = name.rpartition('.')
+            scope = scope or out.get('_scope_', '')
+            cls = MODELS.get(f'kdtools.{short}') if scope in ('', 'kdtools') \
+                else None
+            if cls is not None and getattr(cls, 'export_type', None):
+                new_scope, _, new_name = cls.export_type.rpartition('.')
+                out['_scope_'], out['type'] = new_scope, new_name
+        return out
+    if isinstance(cfg, (list, tuple)):
+        return type(cfg)(_inference_types(v) for v in cfg)
+    return cfg
+
+
 def student_config(config) -> Config:
     """The distillation config with ``model`` replaced by its student (the
     user's own config again) and the distillation hooks removed."""
@@ -28,7 +50,7 @@ def student_config(config) -> Config:
     if 'config' in student and 'type' not in student:
         student = model_cfg_from(student.config, 'model.student')
     plain = copy.deepcopy(cfg._cfg_dict.to_dict())
-    plain['model'] = copy.deepcopy(dict(student))
+    plain['model'] = _inference_types(copy.deepcopy(dict(student)))
     plain['custom_hooks'] = [
         h for h in plain.get('custom_hooks', [])
         if h.get('type', '').split('.')[-1] != 'TeacherEvalHook']

@@ -1,6 +1,7 @@
 from .bounded_regression_loss import TeacherBoundedRegressionLoss
 from .channel_wise_divergence_loss import ChannelWiseDivergenceLoss
 from .feature_imitation_loss import FeatureImitationLoss
+from .fsp_loss import FSPLoss, fsp_matrix
 from .kd_loss import KDLoss
 from .localization_distillation_loss import LocalizationDistillationLoss
 from .multi_teacher_distillation_loss import MultiTeacherDistillationLoss
@@ -9,7 +10,8 @@ from .pixel_wise_kd_loss import PixelWiseKDLoss
 from .weighted_soft_ce_loss import WeightedSoftCELoss
 
 __all__ = [
-    'ChannelWiseDivergenceLoss', 'FeatureImitationLoss', 'KDLoss',
-    'LocalizationDistillationLoss', 'MultiTeacherDistillationLoss', 'PairWiseKDLoss', 'PixelWiseKDLoss',
+    'ChannelWiseDivergenceLoss', 'FeatureImitationLoss', 'FSPLoss',
+    'fsp_matrix', 'KDLoss', 'LocalizationDistillationLoss',
+    'MultiTeacherDistillationLoss', 'PairWiseKDLoss', 'PixelWiseKDLoss',
     'TeacherBoundedRegressionLoss', 'WeightedSoftCELoss'
 ]

@@ -23,8 +23,13 @@ class MultiTeacherDistillationLoss(nn.Module):
     single head. Teachers may be of any architecture: only their logits
     over the same classes are used.
 
+    In a Distiller: ``inputs=dict(cls_score='student.cls',
+    dist_score='student.dist', teacher_scores='teachers.logits',
+    label='data.gt_label')`` with ``student_loss_weight=0`` (the label term
+    is part of this loss, so the student's own loss is not added again).
+
     Shapes: ``cls_score``, ``dist_score``: ``(N, C)``; ``teacher_scores``:
-    n tensors ``(N, C)``; ``label``: ``(N, )``.
+    n tensors ``(N, C)``; ``label``: ``(N, )`` or ``(N, 1)``.
 
     Args:
         mode (str): 'soft' or 'hard'.
@@ -33,6 +38,8 @@ class MultiTeacherDistillationLoss(nn.Module):
             which has no tau^2 factor).
         loss_weight (float): multiplies the loss.
     """
+
+    requires_same_shape = True
 
     def __init__(self, mode: str = 'soft', alpha: float = 0.5,
                  tau: float = 1.0, loss_weight: float = 1.0) -> None:
@@ -60,7 +67,10 @@ class MultiTeacherDistillationLoss(nn.Module):
                     f'{tuple(dist_score.shape)} differ: the class counts must '
                     'match')
         n = len(teacher_scores)
-        label_term = F.cross_entropy(cls_score, label.long())
+        if label.numel() != cls_score.shape[0]:
+            raise ValueError(f'label {tuple(label.shape)}: expected one class '
+                             f'index per sample ({cls_score.shape[0]})')
+        label_term = F.cross_entropy(cls_score, label.reshape(-1).long())
         if self.mode == 'soft':
             kd = sum(tempered_kl(dist_score, t, self.tau).mean()
                      for t in teacher_scores) / n

@@ -1,6 +1,8 @@
-# Teacher-sized PSPNet R-18-D8 on the embedded segmentation set.
+# The teacher of the embedded segmentation benchmark: PSPNet on an
+# ImageNet-pretrained MobileNetV2-D8.
 _base_ = [
-    '../_base_/models/pspnet_r18-d8.py', '../_base_/datasets/toy_seg.py',
+    '../_base_/models/pspnet_mobilenetv2-d8.py',
+    '../_base_/datasets/toy_seg.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_seg_2k.py'
 ]
 

@@ -1,6 +1,6 @@
 # Structured KD: pixel-wise + pair-wise (the similarity graphs of the final
 # feature maps, 2x2-pixel nodes) terms.
-_base_ = ['./skd-pi_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_toyseg.py']
+_base_ = ['./skd-pi_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py']
 
 model = dict(
     student_recorders=dict(

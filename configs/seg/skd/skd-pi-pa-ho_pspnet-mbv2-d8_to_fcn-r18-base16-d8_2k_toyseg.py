@@ -2,7 +2,7 @@
 # critic (gradient penalty) scores (image, score map) pairs; it has its own
 # optimizer and is updated after every student update (d_steps); the
 # student's adversarial term has weight 0.1 (the paper's 10 / 1 / 0.1).
-_base_ = ['./skd-pi-pa_pspnet-r18-d8_to_fcn-r18-base16-d8_2k_toyseg.py']
+_base_ = ['./skd-pi-pa_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py']
 
 model = dict(
     discriminator=dict(type='ScoreMapDiscriminator', channels=(32, 64, 128)),

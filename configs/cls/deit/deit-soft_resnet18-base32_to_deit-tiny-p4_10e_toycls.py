@@ -1,0 +1,36 @@
+# DeiT distillation (Touvron et al., ICML 2021; the project's seed note 000),
+# soft form, one CNN teacher:
+#   (1 - a) CE(psi(Z_cls), y) + a tau^2 KL(psi(Z_t / tau) || psi(Z_dist / tau))
+# The class head learns the labels, the distillation-token head the teacher;
+# inference averages the two. The student is the ViT of
+# vit-tiny-p4_10e_toycls.py with a distillation token.
+_base_ = ['../deit-tiny-p4_10e_toycls.py']
+
+teachers = dict(
+    cnn=dict(config='{{ fileDirname }}/../resnet18-base32_10e_toycls.py',
+             checkpoint='work_dirs/demo/cls_teacher/'
+             'resnet18-base32_10e_toycls.pth'))
+
+model = dict(
+    _delete_=True,
+    type='Distiller',
+    student={{_base_.model}},
+    teachers=teachers,
+    input_shape=(3, 32, 32),
+    # the DeiT loss holds the label term: the student's own loss is not
+    # added again
+    student_loss_weight=0.,
+    student_recorders=dict(
+        cls=dict(type='ModuleOutputs', source='head.layers.head'),
+        dist=dict(type='ModuleOutputs', source='head.layers.head_dist')),
+    teacher_recorders=dict(
+        logits=dict(type='MethodOutputs', source='head.forward')),
+    distill_losses=dict(
+        loss_deit=dict(
+            type='MultiTeacherDistillationLoss', mode='soft', alpha=0.5,
+            tau=3.0,
+            inputs=dict(cls_score='student.cls', dist_score='student.dist',
+                        teacher_scores='teachers.logits',
+                        label='data.gt_label'))))
+
+custom_hooks = [dict(type='TeacherEvalHook')]

@@ -1,0 +1,287 @@
+"""Classification distillation on the tiny embedded data: every config
+trains a step, predicts and exports a student that loads into plain
+mmpretrain strictly; the DeiT student's heads get the right gradients and
+average at inference; several teachers are fed to the loss at once; FSP
+matrices match their definition and FSP's two stages switch where the
+config says, also across a resume."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.registry import MODELS
+from mmengine.runner import Runner
+
+from kdtools.models.distillers.export import export_student
+from kdtools.models.distillers.teacher import model_cfg_from
+from kdtools.models.losses import FSPLoss, fsp_matrix
+from kdtools.utils import load_config
+from kdtools.utils.errors import ConfigError
+from conftest import write_config
+
+DEIT = 'cls/deit/deit-{}_to_deit-tiny-p4_10e_toycls.py'
+CONFIGS = {
+    'kd': 'cls/kd/kd_resnet18-base32_to_vit-tiny-p4_10e_toycls.py',
+    'deit-soft-1': DEIT.format('soft_resnet18-base32'),
+    'deit-hard-1': DEIT.format('hard_resnet18-base32'),
+    'deit-soft-2': DEIT.format('soft_resnet18-base32-and-vit-small-p4'),
+    'deit-hard-2': DEIT.format('hard_resnet18-base32-and-vit-small-p4'),
+    'fsp': 'cls/fsp/fsp_resnet32-cifar_to_resnet14-cifar_10e_toycls.py',
+}
+EXPECTED = {'kd': 'loss_kd', 'deit-soft-1': 'loss_deit',
+            'deit-hard-1': 'loss_deit', 'deit-soft-2': 'loss_deit',
+            'deit-hard-2': 'loss_deit', 'fsp': 'loss_fsp_stage1'}
+ROOT = osp.join(osp.dirname(__file__), '..', 'configs')
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpts(tmp_path_factory):
+    """Random-weight checkpoints for every teacher the configs name."""
+    out = {}
+    for name in CONFIGS:
+        cfg = load_config(osp.join(ROOT, CONFIGS[name]))
+        teachers = cfg.model.get('teachers') or dict(
+            teacher=cfg.model.teacher)
+        for t_name, t in teachers.items():
+            key = osp.basename(t.config)
+            if key in out:
+                continue
+            model = MODELS.build(model_cfg_from(t.config, t_name))
+            path = str(tmp_path_factory.mktemp('cls_teacher') / f'{key}.pth')
+            torch.save(dict(state_dict=model.state_dict()), path)
+            out[key] = path
+    return out
+
+
+def cls_body(data_dir, cfg_path, ckpts, max_epochs=1, extra=''):
+    cfg = load_config(osp.join(ROOT, cfg_path))
+    teachers = cfg.model.get('teachers')
+    if teachers:
+        override = 'teachers=dict(' + ', '.join(
+            f'{n}=dict(checkpoint={ckpts[osp.basename(t.config)]!r})'
+            for n, t in teachers.items()) + ')'
+    else:
+        override = 'teacher=dict(checkpoint=' \
+            f'{ckpts[osp.basename(cfg.model.teacher.config)]!r})'
+    root = osp.join(data_dir, 'cls') + '/'
+    return f"""
+data_root = {root!r}
+train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs={max_epochs}, val_interval=100)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
+default_hooks = dict(logger=dict(interval=1),
+                     checkpoint=dict(interval=1, save_best=None))
+model = dict({override})
+randomness = dict(seed=0)
+{extra}
+"""
+
+
+def _runner(name, toy_data, ckpts, tmp_path, **kw):
+    path = write_config(tmp_path / f'{name}.py', CONFIGS[name],
+                        cls_body(toy_data, CONFIGS[name], ckpts, **kw))
+    cfg = load_config(path)
+    cfg.work_dir = str(tmp_path / 'work')
+    return path, cfg, Runner.from_cfg(cfg)
+
+
+@pytest.mark.parametrize('name', sorted(CONFIGS))
+def test_cls_config_trains_predicts_exports(name, toy_data, teacher_ckpts,
+                                            tmp_path):
+    path, cfg, runner = _runner(name, toy_data, teacher_ckpts, tmp_path)
+    model = runner.model
+    optim = runner.build_optim_wrapper(cfg.optim_wrapper)
+    batch = next(iter(runner.train_dataloader))
+    model.train()
+    log = model.train_step(batch, optim)
+    assert torch.isfinite(log[f'distill.{EXPECTED[name]}'])
+    model.eval()
+    preds = model.test_step(batch)
+    assert preds[0].pred_score.shape == (10, )
+    ckpt = str(tmp_path / 'distill.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt)
+    plain_cfg = load_config(export_student(path, ckpt,
+                                           str(tmp_path / 'student.pth')))
+    assert 'kdtools' not in str(plain_cfg.model)
+    plain = MODELS.build(plain_cfg.model)
+    plain.load_state_dict(torch.load(str(tmp_path / 'student.pth'))[
+        'state_dict'], strict=True)
+    plain.eval()
+    data = plain.data_preprocessor(batch, False)
+    ours = model.student(data['inputs'], mode='tensor')
+    assert torch.allclose(plain(data['inputs'], mode='tensor'), ours,
+                          atol=1e-5)
+
+
+def test_deit_heads_gradients_and_inference_average(toy_data, teacher_ckpts,
+                                                    tmp_path):
+    _, cfg, runner = _runner('deit-hard-2', toy_data, teacher_ckpts,
+                             tmp_path)
+    model = runner.model
+    head = model.student.head
+    batch = next(iter(runner.train_dataloader))
+    data = model.data_preprocessor(batch, True)
+    model.train()
+
+    def grads(alpha):
+        model.distill_losses['loss_deit'].alpha = alpha
+        model.zero_grad()
+        losses = model.loss(data['inputs'], data['data_samples'])
+        # the student's own loss is off: only the DeiT term trains it
+        assert set(losses) == {'distill.loss_deit'} or all(
+            'loss' not in k or k == 'distill.loss_deit' for k in losses)
+        losses['distill.loss_deit'].backward()
+        return (head.layers.head.weight.grad,
+                head.layers.head_dist.weight.grad)
+
+    cls_g, dist_g = grads(1.0)  # distillation only
+    assert dist_g.abs().sum() > 0
+    assert cls_g is None or not cls_g.abs().sum()
+    cls_g, dist_g = grads(0.0)  # labels only
+    assert cls_g.abs().sum() > 0
+    assert dist_g is None or not dist_g.abs().sum()
+    # both teachers reached the loss, each with its own logits
+    recorded = [m['logits'].get() for m in model.teacher_recorders.values()]
+    assert len(recorded) == 2 and not torch.equal(*recorded)
+    # inference: the mean of the two heads
+    model.eval()
+    with torch.no_grad():
+        feats = model.student.extract_feat(data['inputs'])
+        cls_token, dist_token = feats[-1]
+        expected = (head.layers.head(cls_token) +
+                    head.layers.head_dist(dist_token)) / 2
+        out = model(data['inputs'], mode='tensor')
+    assert torch.allclose(out, expected, atol=1e-6)
+
+
+def test_teacher_class_count_mismatch_is_refused(toy_data, teacher_ckpts,
+                                                 tmp_path):
+    seven = dict(
+        type='mmpretrain.ImageClassifier',
+        backbone=dict(type='mmpretrain.ResNet_CIFAR', depth=18,
+                      base_channels=8, stem_channels=8),
+        neck=dict(type='mmpretrain.GlobalAveragePooling'),
+        head=dict(type='mmpretrain.LinearClsHead', num_classes=7,
+                  in_channels=64))
+    ckpt = str(tmp_path / 'seven.pth')
+    torch.save(dict(state_dict=MODELS.build(
+        model_cfg_from(seven, 't')).state_dict()), ckpt)
+    body = cls_body(toy_data, CONFIGS['deit-soft-1'], teacher_ckpts)
+    body += (f"model.update(teachers=dict(cnn=dict(config=dict(_delete_=True,"
+             f" **{seven!r}), checkpoint={ckpt!r})))\n")
+    path = write_config(tmp_path / 'bad.py', CONFIGS['deit-soft-1'], body)
+    with pytest.raises(ConfigError, match=r'\(1, 10\).*\(1, 7\)'):
+        MODELS.build(load_config(path).model)
+
+
+# ----------------------------------------------------------------------
+# FSP
+def test_fsp_matrix_by_definition():
+    f1 = torch.arange(2 * 2 * 2, dtype=torch.float).reshape(1, 2, 2, 2)
+    f2 = torch.tensor([[[[1., 0.], [0., 1.]], [[2., 2.], [2., 2.]],
+                        [[0., 1.], [1., 0.]]]])  # (1, 3, 2, 2)
+    g = fsp_matrix(f1, f2)
+    assert g.shape == (1, 2, 3)
+    for i in range(2):
+        for j in range(3):
+            expected = sum(f1[0, i, s, t] * f2[0, j, s, t]
+                           for s in range(2) for t in range(2)) / 4
+            assert g[0, i, j].item() == pytest.approx(expected.item())
+    # a larger map is max-pooled to the smaller one first
+    big = torch.arange(16, dtype=torch.float).reshape(1, 1, 4, 4)
+    pooled = torch.tensor([[[[5., 7.], [13., 15.]]]])
+    assert torch.allclose(fsp_matrix(big, f2), fsp_matrix(pooled, f2))
+    # the loss: squared Frobenius distance of the matrices, batch mean
+    loss = FSPLoss(loss_weight=0.5)
+    f1b, f2b = torch.rand(3, 2, 4, 4), torch.rand(3, 3, 2, 2)
+    t1, t2 = torch.rand(3, 2, 4, 4), torch.rand(3, 3, 2, 2)
+    expected = 0.5 * ((fsp_matrix(t1, t2) - fsp_matrix(f1b, f2b)) ** 2
+                      ).sum(dim=(1, 2)).mean()
+    assert loss(f1b, f2b, t1, t2).item() == pytest.approx(expected.item())
+    assert loss(f1b, f2b, f1b, f2b).item() == 0
+    with pytest.raises(ValueError, match='student has 2 channels, teacher 3'):
+        FSPLoss.check_shapes(dict(s_first=(1, 2, 4, 4),
+                                  t_first=(1, 3, 4, 4)))
+
+
+def test_fsp_channel_mismatch_is_refused_at_build(toy_data, teacher_ckpts,
+                                                  tmp_path):
+    body = cls_body(toy_data, CONFIGS['fsp'], teacher_ckpts)
+    body += ("model.update(distill_losses=dict(loss_fsp_stage1=dict(inputs="
+             "dict(t_second='teacher.stage2_out'))))\n")
+    path = write_config(tmp_path / 'bad.py', CONFIGS['fsp'], body)
+    with pytest.raises(ConfigError, match='loss_fsp_stage1.*second layer: '
+                       'student has 16 channels, teacher 32'):
+        MODELS.build(load_config(path).model)
+
+
+def _params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _changed(before, module):
+    return any(not torch.equal(a, b)
+               for a, b in zip(before, module.parameters()))
+
+
+def test_fsp_stage1_trains_only_what_fsp_reaches_then_switches_and_resumes(
+        toy_data, teacher_ckpts, tmp_path):
+    # tiny data: 1 epoch of stage 1, then stage 2, 3 epochs in all
+    extra = ("model.update(loss_schedules=dict(student=dict(start_epoch=1), "
+             "loss_fsp_stage1=dict(stop_epoch=1), "
+             "loss_fsp_stage2=dict(stop_epoch=1), "
+             "loss_fsp_stage3=dict(stop_epoch=1)))\n"
+             "param_scheduler = [dict(type='ConstantLR', factor=1.0, "
+             "by_epoch=False)]\n")
+    path, cfg, runner = _runner('fsp', toy_data, teacher_ckpts, tmp_path,
+                                max_epochs=1, extra=extra)
+    model = runner.model
+    model.init_weights()  # what runner.train() does first (once only)
+    head, backbone = _params(model.student.head), \
+        _params(model.student.backbone)
+    teacher = next(iter(model.teacher_models.values()))
+    t_before = _params(teacher)
+    runner.train()
+    # stage 1: FSP alone trains the backbone; the head is untouched
+    assert _changed(backbone, model.student.backbone)
+    assert not _changed(head, model.student.head)
+    assert not _changed(t_before, teacher)
+    log = runner.message_hub.get_scalar('train/distill.loss_fsp_stage1')
+    assert log.current() > 0
+    assert 'train/student.loss' not in runner.message_hub.log_scalars or \
+        runner.message_hub.get_scalar('train/student.loss').current() == 0
+
+    # resume from the epoch-1 checkpoint and go on to epoch 3: stage 2
+    cfg2 = load_config(write_config(
+        tmp_path / 'fsp2.py', CONFIGS['fsp'],
+        cls_body(toy_data, CONFIGS['fsp'], teacher_ckpts, max_epochs=3,
+                 extra=extra)))
+    cfg2.work_dir = cfg.work_dir
+    cfg2.resume = True
+    runner2 = Runner.from_cfg(cfg2)
+    runner2.train()
+    assert runner2.epoch == 3
+    hub = runner2.message_hub
+    assert hub.get_scalar('train/distill.loss_fsp_stage1').current() == 0
+    assert hub.get_scalar('train/student.loss').current() > 0
+    assert _changed(head, runner2.model.student.head)
+
+
+def test_fsp_stage_switch_by_progress(toy_data, teacher_ckpts, tmp_path):
+    from mmengine.logging import MessageHub
+    _, _, runner = _runner('fsp', toy_data, teacher_ckpts, tmp_path)
+    model = runner.model
+    batch = next(iter(runner.train_dataloader))
+    data = model.data_preprocessor(batch, True)
+    hub = MessageHub.get_current_instance()
+    start = model.student_schedule['start_epoch']
+    for epoch, stage in ((0, 1), (start - 1, 1), (start, 2)):
+        hub.update_info('epoch', epoch)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        fsp = losses['distill.loss_fsp_stage1']
+        if stage == 1:
+            assert fsp.item() > 0 and 'student.loss' not in losses
+        else:
+            assert fsp.item() == 0 and losses['student.loss'].item() > 0
+    hub.update_info('epoch', 0)
