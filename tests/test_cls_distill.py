@@ -285,3 +285,94 @@ def test_fsp_stage_switch_by_progress(toy_data, teacher_ckpts, tmp_path):
         else:
             assert fsp.item() == 0 and losses['student.loss'].item() > 0
     hub.update_info('epoch', 0)
+
+
+# ----------------------------------------------------------------------
+# distillation cycles
+def test_two_tiny_cycles_give_two_checkpoints_and_a_table(
+        toy_data, teacher_ckpts, tmp_path):
+    import json
+    from conftest import run_tool
+    root = osp.join(toy_data, 'cls') + '/'
+    work = tmp_path / 'cycles'
+    opts = [f'{k}.dataset.data_root={root}' for k in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')] + [
+        'train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',
+        'model.teachers.cnn.checkpoint='
+        + teacher_ckpts['resnet18-base32_10e_toycls.py']]
+    res = run_tool(['tools/kd_cycles.py', osp.join(ROOT, CONFIGS[
+        'deit-hard-1']), '--cycles', '2', '--mode', 'join', '--work-dir',
+        str(work), '--cfg-options'] + opts, timeout=900, check=True)
+    with open(work / 'cycles.json') as f:
+        table = json.load(f)['cycles']
+    assert [r['cycle'] for r in table] == [1, 2]
+    assert table[0]['teachers'] == ['cnn']
+    assert table[1]['teachers'] == ['cnn', 'cycle1']
+    for r in table:
+        assert osp.isfile(r['checkpoint']) and osp.isfile(r['student'])
+        assert 0 <= r['metrics']['accuracy/top1'] <= 100
+    assert table[0]['checkpoint'] != table[1]['checkpoint']
+    # the printed table: one line per cycle
+    lines = [line for line in res.stdout.splitlines()
+             if line.startswith(('    1  ', '    2  '))]
+    assert len(lines) == 2 and 'cycle1' in lines[1]
+
+
+def test_cycle_count_below_one_is_refused(tmp_path):
+    from conftest import run_tool
+    res = run_tool(['tools/kd_cycles.py', osp.join(ROOT, CONFIGS['kd']),
+                    '--cycles', '0', '--work-dir', str(tmp_path / 'w')])
+    assert res.returncode == 2
+    assert '--cycles 0: expected at least 1 cycle' in res.stderr
+    assert not (tmp_path / 'w').exists()
+
+
+# ----------------------------------------------------------------------
+# the teacher/student report
+def test_kd_report_table_json_and_plot(toy_data, teacher_ckpts, tmp_path):
+    import json
+    from conftest import run_tool
+    body = cls_body(toy_data, CONFIGS['kd'], teacher_ckpts)
+    distill = write_config(tmp_path / 'kd.py', CONFIGS['kd'], body)
+    plain_body = body.replace(body[body.index('model = dict('):body.index(
+        'randomness')], '')
+    student = write_config(tmp_path / 'student.py',
+                           'cls/vit-tiny-p4_10e_toycls.py', plain_body)
+    teacher = write_config(tmp_path / 'teacher.py',
+                           'cls/resnet18-base32_10e_toycls.py', plain_body)
+    cfg = load_config(distill)
+    model = MODELS.build(cfg.model)
+    ckpt_d = str(tmp_path / 'distill.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), ckpt_d)
+    ckpt_s = str(tmp_path / 'student.pth')
+    torch.save(dict(state_dict=model.student.state_dict()), ckpt_s)
+    t_ckpt = teacher_ckpts['resnet18-base32_10e_toycls.py']
+    out = tmp_path / 'report'
+    res = run_tool(['tools/kd_report.py',
+                    '--model', 'teacher', teacher, t_ckpt,
+                    '--model', 'student', student, ckpt_s,
+                    '--model', 'student+kd', distill, ckpt_d,
+                    '--train-time', 'teacher', '90', '--images', '3',
+                    '--out', str(out)], timeout=600, check=True)
+    with open(out / 'report.json') as f:
+        rows = json.load(f)['models']
+    assert [r['name'] for r in rows] == ['teacher', 'student', 'student+kd']
+    assert rows[0]['params_M'] > rows[1]['params_M'] == rows[2]['params_M']
+    assert rows[0]['train_min'] == pytest.approx(1.5)
+    assert rows[1]['train_min'] is None
+    for r in rows:
+        assert r['infer_ms'] > 0
+        assert 0 <= r['accuracy/top1'] <= r['accuracy/top5'] <= 100
+    # the distilled student was exported and evaluated as a plain model
+    assert rows[2]['checkpoint'].endswith('student.pth')
+    assert (out / 'report.png').stat().st_size > 1000
+    assert 'student+kd' in res.stdout and 'ms / image' in res.stdout
+
+
+def test_kd_report_refuses_a_missing_checkpoint(tmp_path):
+    from conftest import run_tool
+    res = run_tool(['tools/kd_report.py', '--model', 'x', osp.join(
+        ROOT, CONFIGS['kd']), str(tmp_path / 'none.pth')])
+    assert res.returncode == 2
+    assert "--model x: checkpoint" in res.stderr and 'does not exist' in \
+        res.stderr

@@ -17,6 +17,8 @@ Examples:
     python tools/bench_quality.py --task det-two-stage --jobs 2
     # segmentation: structured KD (cumulative rows) and CWD
     python tools/bench_quality.py --task seg --jobs 2
+    # classification: KD, DeiT soft/hard with 1 and 2 teachers, FSP
+    python tools/bench_quality.py --task cls --jobs 2
 """
 import argparse
 import json
@@ -36,6 +38,10 @@ TEACHERS = {
     'det': TEACHER,
     'det-two-stage': 'configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py',
     'seg': 'configs/seg/pspnet_mobilenetv2-d8_2k_toyseg.py',
+    # several teachers: name -> config
+    'cls': {'cnn': 'configs/cls/resnet18-base32_10e_toycls.py',
+            'vit': 'configs/cls/vit-small-p4_10e_toycls.py',
+            'r32': 'configs/cls/resnet32-cifar_10e_toycls.py'},
 }
 SEG = 'configs/seg/'
 
@@ -72,12 +78,37 @@ METHODS['seg'] = {
     'cwd': (SEG + 'cwd/cwd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py',
             True),
 }
+CLS = 'configs/cls/'
+DEIT = CLS + 'deit/deit-{}_to_deit-tiny-p4_10e_toycls.py'
+CNN = {'model.teacher': 'cnn'}
+CNN_VIT = {'model.teachers.cnn': 'cnn', 'model.teachers.vit': 'vit'}
+# (config, distilled, {config key of a teacher: teacher name})
+METHODS['cls'] = {
+    'student': (CLS + 'vit-tiny-p4_10e_toycls.py', False),
+    'kd': (CLS + 'kd/kd_resnet18-base32_to_vit-tiny-p4_10e_toycls.py', True,
+           CNN),
+    'deit-soft-1': (DEIT.format('soft_resnet18-base32'), True,
+                    {'model.teachers.cnn': 'cnn'}),
+    'deit-hard-1': (DEIT.format('hard_resnet18-base32'), True,
+                    {'model.teachers.cnn': 'cnn'}),
+    'deit-soft-2': (DEIT.format('soft_resnet18-base32-and-vit-small-p4'),
+                    True, CNN_VIT),
+    'deit-hard-2': (DEIT.format('hard_resnet18-base32-and-vit-small-p4'),
+                    True, CNN_VIT),
+    'student-r14': (CLS + 'resnet14-cifar_10e_toycls.py', False),
+    'fsp': (CLS + 'fsp/fsp_resnet32-cifar_to_resnet14-cifar_10e_toycls.py',
+            True, {'model.teacher': 'r32'}),
+}
+# the gap a method closes: (its baseline method, its teacher); default
+# ('student', the task's first teacher)
+GAP_REF = {'cls': {'fsp': ('student-r14', 'r32'),
+                   'student-r14': ('student-r14', 'r32')}}
 METRIC = {'det': 'coco/bbox_mAP', 'det-two-stage': 'coco/bbox_mAP',
-          'seg': 'mIoU'}
+          'seg': 'mIoU', 'cls': 'accuracy/top1'}
 
 
-def run_one(task, method, seed, work_dir, opts, teacher_ckpt):
-    config, distilled = METHODS[task][method]
+def run_one(task, method, seed, work_dir, opts, teacher_ckpts):
+    config, distilled, *which = METHODS[task][method]
     prefix = '' if task == 'det' else f'{task}_'
     run_dir = osp.join(work_dir, f'{prefix}{method}_seed{seed}')
     done = osp.join(run_dir, 'metrics.json')
@@ -87,10 +118,13 @@ def run_one(task, method, seed, work_dir, opts, teacher_ckpt):
         print(f'reusing {run_dir}', flush=True)
         return result['metrics'][METRIC[task]], result.get('train_s')
     extra = []
+    first = next(iter(teacher_ckpts.values()))
     if distilled:
-        extra.append(f'model.teacher.checkpoint={teacher_ckpt}')
+        keys = which[0] if which else {'model.teacher': None}
+        extra += [f'{key}.checkpoint={teacher_ckpts.get(name, first)}'
+                  for key, name in keys.items()]
     elif method.startswith('mmdet-'):
-        extra.append(f'model.teacher_ckpt={teacher_ckpt}')
+        extra.append(f'model.teacher_ckpt={first}')
     last, secs = train(config, run_dir, seed, opts + extra)
     if distilled:
         plain = osp.join(run_dir, 'student_exported.pth')
@@ -126,23 +160,30 @@ def main(argv=None):
         os.environ['OMP_NUM_THREADS'] = '1'
     opts = [f'{k}={v}' for k, v in data_options(args.data).items()]
 
-    # the teacher: trained once (seed 0), reused; the one-stage teacher is
-    # tools/run_demo.py's
-    teacher = TEACHERS[args.task]
-    tdir = osp.join(args.work_dir, 'teacher' if args.task == 'det' else
-                    f'{args.task}_teacher')
-    tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] + '.pth')
-    tinfo = osp.join(tdir, 'teacher.json')
-    if not osp.isfile(tinfo):
-        train_teacher(teacher, tdir, tckpt, opts)
-    with open(tinfo) as f:
-        teacher_map = json.load(f)['metrics'][METRIC[args.task]]
+    # the teachers: trained once (seed 0), reused; the one-stage detection
+    # teacher is tools/run_demo.py's
+    teachers = TEACHERS[args.task]
+    if isinstance(teachers, str):
+        teachers = {'teacher': teachers}
+    tckpts, tscores = {}, {}
+    for name, teacher in teachers.items():
+        tdir = osp.join(args.work_dir, 'teacher' if args.task == 'det' else
+                        f'{args.task}_teacher' if len(teachers) == 1 else
+                        f'{args.task}_teacher_{name}')
+        tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] +
+                         '.pth')
+        tinfo = osp.join(tdir, 'teacher.json')
+        if not osp.isfile(tinfo):
+            train_teacher(teacher, tdir, tckpt, opts)
+        with open(tinfo) as f:
+            tscores[name] = json.load(f)['metrics'][METRIC[args.task]]
+        tckpts[name] = tckpt
 
     jobs = [(m, s) for s in args.seeds for m in methods]
     start = time.time()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_one, args.task, job[0], job[1],
-                                    args.work_dir, opts, tckpt)
+                                    args.work_dir, opts, tckpts)
                    for job in jobs}
         results = {job: f.result() for job, f in futures.items()}
 
@@ -158,16 +199,22 @@ def main(argv=None):
     header = f'{"method":16s} {metric:>16s} {"per seed":>24s} {"gap":>6s}'
     print(header)
     print('-' * len(header))
-    print(f'{"teacher":16s} {teacher_map:16.3f}')
-    base = None
-    if 'student' in methods:
-        base = mean_std([results[('student', s)][0] for s in args.seeds])[0]
-    summary = dict(teacher=teacher_map, seeds=args.seeds, methods={})
+    for name, value in tscores.items():
+        label = 'teacher' if len(tscores) == 1 else f'teacher {name}'
+        print(f'{label:16s} {value:9.3f}')
+    means = {m: mean_std([results[(m, s)][0] for s in args.seeds])[0]
+             for m in methods}
+    first = next(iter(tscores))
+    summary = dict(teacher=tscores[first], teachers=tscores,
+                   seeds=args.seeds, methods={})
     for m in methods:
         values = [results[(m, s)][0] for s in args.seeds]
         mean, std = mean_std(values)
-        gap = '' if base is None or m == 'student' else \
-            f'{(mean - base) / (teacher_map - base) * 100:5.0f}%'
+        base_m, t_name = GAP_REF.get(args.task, {}).get(m, ('student', first))
+        gap = ''
+        if base_m in means and m != base_m:
+            base = means[base_m]
+            gap = f'{(mean - base) / (tscores[t_name] - base) * 100:5.0f}%'
         per_seed = ', '.join(f'{v:.3f}' for v in values)
         print(f'{m:16s} {mean:9.3f} ± {std:.3f} {per_seed:>24s} {gap:>6s}')
         summary['methods'][m] = dict(

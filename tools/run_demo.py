@@ -96,17 +96,17 @@ def evaluate(config, checkpoint, work_dir, opts):
         return json.load(f)['metrics']
 
 
-def params_and_speed(config, checkpoint, data, n_images=50):
+def params_and_speed(config, checkpoint, options=None, n_images=50):
     """Parameters, and median seconds per image of the plain model's
     test_step at batch size 1 on the first val images (CPU threads as
-    configured by torch)."""
+    configured by torch); ``options``: config overrides."""
     import torch
     from mmengine.registry import MODELS
     from mmengine.runner import Runner, load_checkpoint
 
     from kdtools.utils import load_config, register_all_modules
     register_all_modules()
-    cfg = load_config(config, data_options(data))
+    cfg = load_config(config, options)
     cfg.model.pop('init_cfg', None)
     if 'backbone' in cfg.model:
         cfg.model.backbone.init_cfg = None
@@ -159,14 +159,15 @@ def main(argv=None):
     rows = {'teacher': [], 'student': [], 'student + hint KD': []}
     rows['teacher'].append(dict(mAP=tinfo['metrics']['coco/bbox_mAP'],
                                 train_s=tinfo['train_s']))
-    speed = {'teacher': params_and_speed(TEACHER, tckpt, args.data)}
+    speed = {'teacher': params_and_speed(TEACHER, tckpt,
+                                          data_options(args.data))}
     for seed in args.seeds:
         sdir = osp.join(args.work_dir, f'student_seed{seed}')
         last, secs = train(STUDENT, sdir, seed, opts)
         m = evaluate(STUDENT, last, sdir, opts)
         rows['student'].append(dict(mAP=m['coco/bbox_mAP'], train_s=secs))
-        speed.setdefault('student', params_and_speed(STUDENT, last,
-                                                     args.data))
+        speed.setdefault('student', params_and_speed(
+            STUDENT, last, data_options(args.data)))
 
         ddir = osp.join(args.work_dir, f'hint_seed{seed}')
         last, secs = train(DISTILL, ddir, seed,
@@ -178,7 +179,8 @@ def main(argv=None):
         rows['student + hint KD'].append(dict(mAP=m['coco/bbox_mAP'],
                                               train_s=secs))
         speed.setdefault('student + hint KD',
-                         params_and_speed(plain_cfg, plain, args.data))
+                         params_and_speed(plain_cfg, plain,
+                                          data_options(args.data)))
 
     def fmt(values, scale=1.0, digits=3):
         values = [v * scale for v in values]
