@@ -5,28 +5,12 @@
 # does (epochs 2-11: the baseline's 10 epochs and schedule). Both stages in
 # this one config and one tools/train.py run; the switch is by epoch, so it
 # survives a resume.
-_base_ = ['../resnet14-cifar_10e_toycls.py']
+_base_ = ['../resnet14-cifar_10e_toycls.py',
+          '../../_base_/distill/fsp_resnet_cifar.py']
 
 teacher_config = '{{ fileDirname }}/../resnet32-cifar_10e_toycls.py'
 teacher_ckpt = 'work_dirs/demo/cls_teacher_r32/resnet32-cifar_10e_toycls.pth'
 fsp_epochs = 2
-
-stages = dict(
-    stage1_in=dict(type='ModuleInputs', source='backbone.layer1'),
-    stage1_out=dict(type='ModuleOutputs', source='backbone.layer1'),
-    stage2_in=dict(type='ModuleInputs', source='backbone.layer2'),
-    stage2_out=dict(type='ModuleOutputs', source='backbone.layer2'),
-    stage3_in=dict(type='ModuleInputs', source='backbone.layer3'),
-    stage3_out=dict(type='ModuleOutputs', source='backbone.layer3'))
-
-
-def fsp(i):
-    return dict(type='FSPLoss', loss_weight=1.0,
-                inputs=dict(s_first=f'student.stage{i}_in.0',
-                            s_second=f'student.stage{i}_out',
-                            t_first=f'teacher.stage{i}_in.0',
-                            t_second=f'teacher.stage{i}_out'))
-
 
 model = dict(
     _delete_=True,
@@ -34,10 +18,10 @@ model = dict(
     student={{_base_.model}},
     teacher=dict(config=teacher_config, checkpoint=teacher_ckpt),
     input_shape=(3, 32, 32),
-    student_recorders=stages,
-    teacher_recorders=stages,
-    distill_losses=dict(loss_fsp_stage1=fsp(1), loss_fsp_stage2=fsp(2),
-                        loss_fsp_stage3=fsp(3)),
+    student_recorders={{_base_.fsp_recorders}},
+    teacher_recorders={{_base_.fsp_recorders}},
+    distill_losses={{_base_.fsp_losses}},
+    # stage 1: the FSP terms alone; stage 2: the student's own loss alone
     loss_schedules=dict(
         student=dict(start_epoch=fsp_epochs),
         loss_fsp_stage1=dict(stop_epoch=fsp_epochs),
