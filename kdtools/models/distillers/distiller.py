@@ -177,6 +177,16 @@ class Distiller(BaseModel):
             losses (default 1); 0 when a distillation loss carries the label
             term itself (DeiT's ``MultiTeacherDistillationLoss``): the
             student then runs only as far as its recorders need.
+        teacher_cache (bool): keep, per training sample (the data samples'
+            ``sample_idx``), what the distillation terms read from the
+            teachers, and skip the teacher forward for a batch whose samples
+            are all kept. Only right when the training pipeline is
+            deterministic (a sample is the same input every epoch): the
+            teachers never change. A loss with ``teacher_summary(**teacher
+            inputs)`` keeps that instead of the features (FSP: the
+            matrices, as Yim et al. do). Kept on the device the teacher runs
+            on. Not for ``teachers.`` inputs, head distillers or the
+            adversarial term. Defaults to False.
         input_shape (tuple): ``(C, H, W)`` of the dummy input used at build
             time to infer adapter channels from recorded shapes.
         teacher_in_checkpoint (bool): keep teacher weights in the
@@ -206,6 +216,7 @@ class Distiller(BaseModel):
                  teacher_weights: Optional[Dict[str, float]] = None,
                  loss_schedules: Optional[Dict[str, dict]] = None,
                  student_loss_weight: float = 1.0,
+                 teacher_cache: bool = False,
                  input_shape: Sequence[int] = (3, 128, 128),
                  teacher_in_checkpoint: bool = False,
                  discriminator: Optional[dict] = None,
@@ -300,6 +311,16 @@ class Distiller(BaseModel):
                                for n in list(loss_schedules)
                                if n in self.head_distillers}
         self.terms = self._build_terms(distill_losses or {}, loss_schedules)
+        self.teacher_cache = bool(teacher_cache)
+        self._teacher_cache: Dict[str, Dict[str, dict]] = {}
+        self._cached_idx = self._batch_idx = None
+        if self.teacher_cache:
+            if self.head_distillers or discriminator is not None or any(
+                    t.all_teachers_args for t in self.terms):
+                raise ConfigError(
+                    'teacher_cache=True keeps what "teacher." inputs of '
+                    'distill_losses read; it does not cover head_distillers, '
+                    'the adversarial term or "teachers." inputs')
         self.distill_losses = nn.ModuleDict(
             {t.name: t.loss for t in self.terms})
         self.adapters = nn.ModuleDict()
@@ -585,6 +606,12 @@ class Distiller(BaseModel):
         needs_teacher = bool(self.head_distillers) or bool(self.adv) or any(
             t.teacher_args or t.all_teachers_args for t in self.terms
             if t.name in active)
+        self._cached_idx = None
+        if self.teacher_cache and needs_teacher:
+            self._batch_idx = self._sample_indices(data_samples)
+            if self._cache_covers(active, self._batch_idx):
+                needs_teacher = False
+                self._cached_idx = self._batch_idx
         if needs_teacher:
             with torch.no_grad():
                 for name, model in self.teacher_models.items():
@@ -818,12 +845,10 @@ class Distiller(BaseModel):
             total = 0.
             teachers = self._teachers_involved(term)
             for t in teachers:
-                kwargs = {}
-                target = None
-                for arg in term.teacher_args:
-                    kwargs[arg] = term.inputs[arg].fetch(
-                        self.teacher_recorders[t])
-                    target = kwargs[arg] if target is None else target
+                kwargs = self._teacher_inputs(term, t)
+                target = kwargs[term.teacher_args[0]] \
+                    if term.teacher_args and term.teacher_args[0] in kwargs \
+                    else None
                 for arg in term.student_args:
                     value = term.inputs[arg].fetch(self.student_recorders)
                     if term.name in self.adapters:
@@ -840,6 +865,49 @@ class Distiller(BaseModel):
             out[f'distill.{term.name}'] = self._checked(total * factor,
                                                         term.name, it)
         return out
+
+    # ------------------------------------------------------------------
+    # teacher cache
+    @staticmethod
+    def _sample_indices(data_samples) -> List[int]:
+        idx = [ds.metainfo.get('sample_idx') for ds in data_samples or []]
+        if not idx or any(i is None for i in idx):
+            raise KeyError('teacher_cache=True needs each data sample\'s '
+                           '"sample_idx" (packed by mmdet/mmseg/mmpretrain '
+                           'Pack*Inputs by default); these have none')
+        return [int(i) for i in idx]
+
+    def _cache_covers(self, active, idx) -> bool:
+        for term in self.terms:
+            if term.name not in active or not term.teacher_args:
+                continue
+            per_teacher = self._teacher_cache.get(term.name, {})
+            for t in self._teachers_involved(term):
+                kept = per_teacher.get(t, {})
+                if any(i not in kept for i in idx):
+                    return False
+        return True
+
+    def _teacher_inputs(self, term: _DistillTerm, t: str) -> dict:
+        """The teacher-side arguments of ``term`` for teacher ``t``: from
+        the recorders (and kept when caching) or from the cache."""
+        if not term.teacher_args:
+            return {}
+        if self._cached_idx is not None:
+            kept = self._teacher_cache[term.name][t]
+            rows = [kept[i] for i in self._cached_idx]
+            return {k: torch.stack([r[k] for r in rows]) for k in rows[0]}
+        kwargs = {arg: term.inputs[arg].fetch(self.teacher_recorders[t])
+                  for arg in term.teacher_args}
+        if not self.teacher_cache:
+            return kwargs
+        summarize = getattr(term.loss, 'teacher_summary', None)
+        if summarize is not None:
+            kwargs = {'teacher_summary': summarize(**kwargs)}
+        kept = self._teacher_cache.setdefault(term.name, {}).setdefault(t, {})
+        for j, i in enumerate(self._batch_idx):
+            kept[i] = {k: v[j].detach() for k, v in kwargs.items()}
+        return kwargs
 
     def _teachers_involved(self, term: _DistillTerm) -> List[str]:
         """The teachers a term is computed for: those its inputs name, or

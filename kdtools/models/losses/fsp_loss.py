@@ -1,4 +1,4 @@
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -74,10 +74,23 @@ class FSPLoss(nn.Module):
                     f'teacher {t[1]}: an FSP pair compares matrices of '
                     'equal size, so pick layers whose channel counts match')
 
-    def forward(self, s_first: Tensor, s_second: Tensor, t_first: Tensor,
-                t_second: Tensor) -> Tensor:
+    @staticmethod
+    def teacher_summary(t_first: Tensor, t_second: Tensor) -> Tensor:
+        """The teacher's FSP matrix ``(N, C1, C2)``: what a Distiller with
+        ``teacher_cache=True`` keeps per sample instead of the features."""
+        return fsp_matrix(t_first, t_second).detach()
+
+    def forward(self, s_first: Tensor, s_second: Tensor,
+                t_first: Optional[Tensor] = None,
+                t_second: Optional[Tensor] = None,
+                teacher_summary: Optional[Tensor] = None) -> Tensor:
         g_s = fsp_matrix(s_first, s_second)
-        g_t = fsp_matrix(t_first, t_second).detach()
+        if teacher_summary is None:
+            if t_first is None or t_second is None:
+                raise ValueError('FSPLoss needs t_first and t_second, or '
+                                 'teacher_summary (the teacher matrix)')
+            teacher_summary = self.teacher_summary(t_first, t_second)
+        g_t = teacher_summary.detach()
         if g_s.shape != g_t.shape:
             raise ValueError(f'student FSP matrix {tuple(g_s.shape)} and '
                              f'teacher FSP matrix {tuple(g_t.shape)} differ')
