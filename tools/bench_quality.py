@@ -139,6 +139,46 @@ def run_one(task, method, seed, work_dir, opts, teacher_ckpts):
     return result['metrics'][METRIC[task]], secs
 
 
+def val_curve(run_dir):
+    """[(epoch, top-1)] of a run, from mmengine's vis_data/scalars.json."""
+    import glob
+    curve = []
+    for path in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line)
+                if 'accuracy/top1' in row:
+                    curve.append((row['step'], row['accuracy/top1']))
+    return curve
+
+
+def fsp_convergence(work_dir, seeds, target):
+    """FSP's claim (Yim et al.: faster optimisation): the task-training
+    epochs the baseline ResNet-14 and the FSP student (after its FSP stage
+    1) need to reach the baseline's final accuracy ``target`` (mean of the
+    seeds), per seed."""
+    from kdtools.utils import load_config
+    fsp_cfg = load_config(METHODS['cls']['fsp'][0])
+    stage1 = fsp_cfg.model.loss_schedules.student.start_epoch
+    out = {}
+    print(f'\nFSP convergence: task-training epochs to reach the baseline\'s '
+          f'final top-1 ({target:.2f}); FSP runs also spend {stage1} '
+          'epochs in stage 1 (FSP only)')
+    for method, prefix, skip in (('student-r14', 'cls_student-r14', 0),
+                                 ('fsp', 'cls_fsp', stage1)):
+        reached = []
+        for seed in seeds:
+            curve = val_curve(osp.join(work_dir, f'{prefix}_seed{seed}'))
+            hit = [e - skip for e, acc in curve
+                   if e > skip and acc >= target]
+            reached.append(hit[0] if hit else None)
+        out[method] = reached
+        print(f'  {method:12s} ' + ', '.join(
+            'never' if r is None else f'{r} epochs' for r in reached))
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--task', default='det', choices=sorted(METHODS))
@@ -220,6 +260,10 @@ def main(argv=None):
         summary['methods'][m] = dict(
             values=values, mean=mean, std=std,
             train_s=[results[(m, s)][1] for s in args.seeds])
+    if args.task == 'cls' and {'student-r14', 'fsp'} <= set(methods):
+        summary['fsp_convergence'] = fsp_convergence(
+            args.work_dir, args.seeds, summary['methods']['student-r14'][
+                'mean'])
     out = osp.join(args.work_dir, f'bench_quality_{args.task}.json')
     with open(out, 'w') as f:
         json.dump(summary, f, indent=2)

@@ -5,3 +5,6 @@ _base_ = [
 ]
 default_hooks = dict(
     checkpoint=dict(save_best='accuracy/top1', rule='greater'))
+# validate every epoch: the FSP convergence check compares when the baseline
+# and the FSP student reach the baseline's final accuracy
+train_cfg = dict(val_interval=1)
