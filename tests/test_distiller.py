@@ -256,6 +256,62 @@ def test_loss_schedule(teacher_ckpt):
     assert f(dict(stop_iter=7), 7, 0) == 0.0
     with pytest.raises(ConfigError, match='loss_schedules'):
         build(teacher_ckpt, loss_schedules=dict(loss_nope=dict()))
+    assert f(dict(start_epoch=2), 99, 1) == 0.0
+    assert f(dict(start_epoch=2), 0, 2) == 1.0
+    with pytest.raises(ConfigError, match=r'loss_schedules.student: unknown '
+                       r"keys \['start_epochs'\]"):
+        build(teacher_ckpt, loss_schedules=dict(student=dict(
+            start_epochs=2)))
+    with pytest.raises(ConfigError, match='stop_epoch=-1; expected an '
+                       'integer >= 0'):
+        build(teacher_ckpt, loss_schedules=dict(loss_hint_p3=dict(
+            stop_epoch=-1)))
+
+
+def test_student_loss_schedule_and_weight(teacher_ckpt):
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    model = build(teacher_ckpt,
+                  loss_schedules=dict(student=dict(start_epoch=1)))
+    data = model.data_preprocessor(batch(), True)
+    model.train()
+    hub.update_info('epoch', 0)
+    try:
+        losses = model.loss(data['inputs'], data['data_samples'])
+        # the task is off: only the distillation terms, no student losses
+        assert not [k for k in losses if k.startswith('student.')]
+        assert losses['distill.loss_hint_p3'] > 0
+        hub.update_info('epoch', 1)
+        losses = model.loss(data['inputs'], data['data_samples'])
+        assert sum(losses['student.loss_cls']) > 0
+    finally:
+        hub.update_info('epoch', 0)
+    half = build(teacher_ckpt, student_loss_weight=0.5)
+    full = build(teacher_ckpt)
+    full.load_state_dict(half.state_dict())
+    a = half.loss(data['inputs'], data['data_samples'])
+    b = full.loss(data['inputs'], data['data_samples'])
+    for key in ('student.loss_bbox', 'student.loss_dfl'):
+        va, vb = a[key], b[key]
+        va = sum(va) if isinstance(va, list) else va
+        vb = sum(vb) if isinstance(vb, list) else vb
+        assert torch.allclose(va, 0.5 * vb)
+    with pytest.raises(ConfigError, match='student_loss_weight=-1'):
+        build(teacher_ckpt, student_loss_weight=-1)
+
+
+def test_all_teachers_input_refs(teacher_ckpt):
+    loss = dict(type='FeatureImitationLoss',
+                inputs=dict(preds_S='student.fpn.0', preds_T='teachers.fpn.0'))
+    with pytest.raises(ConfigError, match='only "teacher:" names one'):
+        build(teacher_ckpt, distill_losses=dict(loss_x=dict(
+            loss, inputs=dict(preds_S='student.fpn.0',
+                              preds_T='teachers:teacher.fpn.0'))))
+    with pytest.raises(ConfigError, match='mixes "teacher."'):
+        build(teacher_ckpt, distill_losses=dict(loss_x=dict(
+            type='FSPLoss', inputs=dict(
+                s_first='student.fpn.0', s_second='student.fpn.1',
+                t_first='teacher.fpn.0', t_second='teachers.fpn.1'))))
 
 
 def test_plain_student_checkpoint_initialises_student(teacher_ckpt,

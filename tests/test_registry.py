@@ -106,7 +106,7 @@ def test_missing_config_is_one_line_error(tmp_path):
 
 @pytest.mark.parametrize('config', [
     'det/gfl_mobilenetv2_fpn_12e_toydet.py', 'det/gfl_r18-base16_fpn_12e_toydet.py',
-    'seg/pspnet_mobilenetv2-d8_2k_toyseg.py', 'seg/fcn_r18-base16-d8_2k_toyseg.py',
+    'seg/pspnet_mobilenetv2-d8_8k_toyseg.py', 'seg/fcn_r18-base16-d8_2k_toyseg.py',
     'cls/resnet18-base32_10e_toycls.py', 'cls/vit-tiny-p4_10e_toycls.py',
     'cls/vit-small-p4_10e_toycls.py', 'cls/deit-tiny-p4_10e_toycls.py',
     'cls/resnet32-cifar_10e_toycls.py', 'cls/resnet14-cifar_10e_toycls.py',

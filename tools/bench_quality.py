@@ -37,7 +37,7 @@ from run_demo import (TEACHER, data_options, evaluate, sh,  # noqa: E402
 TEACHERS = {
     'det': TEACHER,
     'det-two-stage': 'configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py',
-    'seg': 'configs/seg/pspnet_mobilenetv2-d8_2k_toyseg.py',
+    'seg': 'configs/seg/pspnet_mobilenetv2-d8_8k_toyseg.py',
     # several teachers: name -> config
     'cls': {'cnn': 'configs/cls/resnet18-base32_10e_toycls.py',
             'vit': 'configs/cls/vit-small-p4_10e_toycls.py',

@@ -635,9 +635,11 @@ class Distiller(BaseModel):
                                      self.student_recorders.sources)
         for hd in self.head_distillers.values():
             hd.scale_hard_losses(student_losses)
-        if s_factor != 1:
-            student_losses = {k: v * s_factor if 'loss' in k else v
-                              for k, v in student_losses.items()}
+        if s_factor != 1:  # a loss may be a list (mmdet: one per level)
+            student_losses = {
+                k: (v if 'loss' not in k else [x * s_factor for x in v]
+                    if isinstance(v, (list, tuple)) else v * s_factor)
+                for k, v in student_losses.items()}
         losses = OrderedDict(
             (f'student.{k}', v) for k, v in student_losses.items())
         losses.update(self.distill_loss())
