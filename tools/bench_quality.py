@@ -205,6 +205,15 @@ def main(argv=None):
     teachers = TEACHERS[args.task]
     if isinstance(teachers, str):
         teachers = {'teacher': teachers}
+    else:  # only the teachers the chosen methods use (and their gap refs)
+        first = next(iter(teachers))
+        used = {first}
+        for m in methods:
+            entry = METHODS[args.task][m]
+            if len(entry) > 2:
+                used |= set(entry[2].values())
+            used.add(GAP_REF.get(args.task, {}).get(m, ('', first))[1])
+        teachers = {n: c for n, c in teachers.items() if n in used}
     tckpts, tscores = {}, {}
     for name, teacher in teachers.items():
         tdir = osp.join(args.work_dir, 'teacher' if args.task == 'det' else
