@@ -217,7 +217,7 @@ def main(argv=None):
     tckpts, tscores = {}, {}
     for name, teacher in teachers.items():
         tdir = osp.join(args.work_dir, 'teacher' if args.task == 'det' else
-                        f'{args.task}_teacher' if len(teachers) == 1 else
+                        f'{args.task}_teacher' if name == 'teacher' else
                         f'{args.task}_teacher_{name}')
         tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] +
                          '.pth')
