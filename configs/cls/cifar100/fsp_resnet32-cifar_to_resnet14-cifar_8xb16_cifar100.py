@@ -28,4 +28,7 @@ train_cfg = dict(max_epochs=fsp_epochs + 200)
 param_scheduler = dict(
     type='MultiStepLR', by_epoch=True,
     milestones=[fsp_epochs + 100, fsp_epochs + 150], gamma=0.1)
-custom_hooks = [dict(type='TeacherEvalHook')]
+# stage 2 starts a fresh optimisation (stage 1's Adam moments would shrink
+# its steps)
+custom_hooks = [dict(type='TeacherEvalHook'),
+                dict(type='OptimizerResetHook', epochs=[fsp_epochs])]

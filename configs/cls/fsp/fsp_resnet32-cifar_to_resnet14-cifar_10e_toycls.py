@@ -37,4 +37,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=fsp_epochs,
          end=fsp_epochs + 10, eta_min=1e-5, convert_to_iter_based=True)
 ]
-custom_hooks = [dict(type='TeacherEvalHook')]
+# stage 2 starts a fresh optimisation (stage 1's Adam moments would shrink
+# its steps)
+custom_hooks = [dict(type='TeacherEvalHook'),
+                dict(type='OptimizerResetHook', epochs=[fsp_epochs])]
