@@ -1,18 +1,12 @@
 # The student of the embedded segmentation benchmark: FCN (Long et al., CVPR
 # 2015) on a dilated ResNet-18 (V1c, output stride 8) at a quarter of the
 # width (16 base channels), from scratch; 11 classes, 64x64 training crops.
+# Data preprocessing and test settings are the teacher's.
+_base_ = './pspnet_mobilenetv2-d8.py'
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='mmseg.EncoderDecoder',
-    data_preprocessor=dict(
-        type='mmseg.SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=(64, 64)),
     backbone=dict(
+        _delete_=True,
         type='mmseg.ResNetV1c',
         depth=18,
         stem_channels=16,
@@ -26,6 +20,7 @@ model = dict(
         style='pytorch',
         contract_dilation=True),
     decode_head=dict(
+        _delete_=True,
         type='mmseg.FCNHead',
         in_channels=128,
         in_index=3,
@@ -38,6 +33,4 @@ model = dict(
         align_corners=False,
         loss_decode=dict(
             type='mmseg.CrossEntropyLoss', use_sigmoid=False,
-            loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+            loss_weight=1.0)))

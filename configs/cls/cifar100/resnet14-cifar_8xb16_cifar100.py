@@ -1,17 +1,11 @@
 # CIFAR ResNet-14 on CIFAR-100 (mmpretrain's CIFAR data and 200-epoch SGD
-# schedule): the FSP student of the seed note 001 runs and its baseline.
-_base_ = [
-    '../../_base_/models/resnet14_cifar.py',
-    'mmpretrain::_base_/datasets/cifar100_bs16.py',
-    'mmpretrain::_base_/schedules/cifar10_bs128.py',
-    '../../_base_/default_runtime.py'
-]
-# mmpretrain's CIFAR-100 normalisation (its dataset config's values)
+# schedule): the FSP student of the seed note 001 runs and its baseline: the
+# ResNet-32 config with ResNet-14's backbone (mmpretrain's ResNet_CIFAR, as
+# in configs/_base_/models/resnet14_cifar.py, so it exports to plain
+# mmpretrain).
+_base_ = ['./resnet32-cifar_8xb16_cifar100.py']
 model = dict(
-    data_preprocessor=dict(num_classes=100, mean=[129.304, 124.070, 112.434],
-                           std=[68.170, 65.392, 70.418], to_rgb=False),
-    head=dict(num_classes=100))
-val_evaluator = dict(type='mmpretrain.Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
-default_hooks = dict(
-    checkpoint=dict(save_best='accuracy/top1', rule='greater'))
+    backbone=dict(_delete_=True, type='mmpretrain.ResNet_CIFAR', depth=18,
+                  num_stages=3, stem_channels=16, base_channels=16,
+                  strides=(1, 2, 2), dilations=(1, 1, 1), out_indices=(2, ),
+                  style='pytorch'))

@@ -4,11 +4,12 @@
 # The class head learns the labels, the distillation-token head the teacher;
 # inference averages the two. The student is the ViT of
 # vit-tiny-p4_10e_toycls.py with a distillation token.
-_base_ = ['../deit-tiny-p4_10e_toycls.py']
+_base_ = ['../deit-tiny-p4_10e_toycls.py',
+          '../../_base_/distill/deit.py']
 
 teachers = dict(
     cnn=dict(config='{{ fileDirname }}/../resnet18-base32_10e_toycls.py',
-             checkpoint='work_dirs/demo/cls_teacher/'
+             checkpoint='work_dirs/demo/cls_teacher_cnn/'
              'resnet18-base32_10e_toycls.pth'))
 
 model = dict(
@@ -20,17 +21,8 @@ model = dict(
     # the DeiT loss holds the label term: the student's own loss is not
     # added again
     student_loss_weight=0.,
-    student_recorders=dict(
-        cls=dict(type='ModuleOutputs', source='head.layers.head'),
-        dist=dict(type='ModuleOutputs', source='head.layers.head_dist')),
-    teacher_recorders=dict(
-        logits=dict(type='MethodOutputs', source='head.forward')),
-    distill_losses=dict(
-        loss_deit=dict(
-            type='MultiTeacherDistillationLoss', mode='soft', alpha=0.5,
-            tau=3.0,
-            inputs=dict(cls_score='student.cls', dist_score='student.dist',
-                        teacher_scores='teachers.logits',
-                        label='data.gt_label'))))
+    student_recorders={{_base_.deit_student_recorders}},
+    teacher_recorders={{_base_.deit_teacher_recorders}},
+    distill_losses={{_base_.deit_losses}})
 
 custom_hooks = [dict(type='TeacherEvalHook')]

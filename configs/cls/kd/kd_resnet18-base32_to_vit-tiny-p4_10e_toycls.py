@@ -4,7 +4,7 @@
 _base_ = ['../vit-tiny-p4_10e_toycls.py']
 
 teacher_config = '{{ fileDirname }}/../resnet18-base32_10e_toycls.py'
-teacher_ckpt = 'work_dirs/demo/cls_teacher/resnet18-base32_10e_toycls.pth'
+teacher_ckpt = 'work_dirs/demo/cls_teacher_cnn/resnet18-base32_10e_toycls.pth'
 
 model = dict(
     _delete_=True,

@@ -6,7 +6,7 @@
 _base_ = ['../fcn_r18-base16-d8_2k_toyseg.py']
 
 teacher_config = '{{ fileDirname }}/../pspnet_mobilenetv2-d8_8k_toyseg.py'
-teacher_ckpt = 'work_dirs/seg_demo/teacher/pspnet_mobilenetv2-d8_8k_toyseg.pth'
+teacher_ckpt = 'work_dirs/demo/seg_teacher/pspnet_mobilenetv2-d8_8k_toyseg.pth'
 
 model = dict(
     _delete_=True,

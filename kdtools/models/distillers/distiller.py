@@ -526,9 +526,10 @@ class Distiller(BaseModel):
         check = getattr(term.loss, 'check_shapes', None)
         t_args = term.teacher_args + term.all_teachers_args
         if check is not None and t_args:
+            s_shapes = {a: tuple(term.inputs[a].fetch(
+                self.student_recorders).shape) for a in term.student_args}
             for t in self._teachers_of(term.inputs[t_args[0]]):
-                shapes = {a: tuple(term.inputs[a].fetch(
-                    self.student_recorders).shape) for a in term.student_args}
+                shapes = dict(s_shapes)
                 shapes.update({a: tuple(term.inputs[a].fetch(
                     self.teacher_recorders[t]).shape) for a in t_args})
                 try:
@@ -642,7 +643,7 @@ class Distiller(BaseModel):
                 for k, v in student_losses.items()}
         losses = OrderedDict(
             (f'student.{k}', v) for k, v in student_losses.items())
-        losses.update(self.distill_loss())
+        losses.update(self.distill_loss(active))
         losses.update(self.head_distill_loss(data_samples))
         if self.adv:
             losses.update(self.adversarial_student_loss(inputs))
@@ -834,10 +835,13 @@ class Distiller(BaseModel):
                 '(check its loss_weight, temperature and inputs)')
         return total
 
-    def distill_loss(self) -> Dict[str, Tensor]:
-        """The distillation terms from what the recorders captured."""
+    def distill_loss(self, active: Optional[Dict[str, float]] = None
+                     ) -> Dict[str, Tensor]:
+        """The distillation terms from what the recorders captured;
+        ``active``: term -> schedule weight (``loss`` computes it once)."""
         it, epoch = self._progress()
-        active = self._active_terms(it, epoch)
+        if active is None:
+            active = self._active_terms(it, epoch)
         out = OrderedDict()
         for term in self.terms:
             factor = active.get(term.name, 0.)
