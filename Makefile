@@ -14,7 +14,7 @@ STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all data bench-quality bench-det bench-speed bench-speed-ld lint clean
+.PHONY: install demo test test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
 
 install: $(STAMP)
 
@@ -33,6 +33,16 @@ data: install
 	$(PY) tools/make_toy_data.py --out $(DATA) --if-missing
 	$(PY) tools/convert_mobilenetv2.py --if-missing
 	$(PY) tools/convert_mobilenetv2.py --format mmseg --if-missing
+
+# Fashion-MNIST for configs/cls/fashion-mnist/: Debian's full set
+# (apt-get install -y dataset-fashion-mnist) un-gzipped to the four idx files
+# mmpretrain's FashionMNIST reads
+FMNIST_SRC ?= /usr/share/datasets/fashion-mnist
+FMNIST ?= data/fashion-mnist
+data-fashion-mnist:
+	@test -f $(FMNIST_SRC)/t10k-labels-idx1-ubyte.gz || { echo "no Fashion-MNIST idx files in $(FMNIST_SRC): apt-get install -y dataset-fashion-mnist, or FMNIST_SRC=<folder with the four *-ubyte.gz files>"; exit 1; }
+	mkdir -p $(FMNIST)
+	for f in $(FMNIST_SRC)/*-ubyte.gz; do gunzip -c $$f > $(FMNIST)/$$(basename $$f .gz); done
 
 # teacher, baseline student and hint-KD student on the embedded detection
 # data: one table (params, mAP, train time, inference time per image)

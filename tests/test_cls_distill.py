@@ -5,7 +5,10 @@ average at inference; several teachers are fed to the loss at once; FSP
 matrices match their definition and FSP's two stages switch where the
 config says, also across a resume."""
 import os.path as osp
+import struct
+from glob import glob
 
+import numpy as np
 import pytest
 import torch
 from mmengine.registry import MODELS
@@ -30,7 +33,57 @@ CONFIGS = {
 EXPECTED = {'kd': 'loss_kd', 'deit-soft-1': 'loss_deit',
             'deit-hard-1': 'loss_deit', 'deit-soft-2': 'loss_deit',
             'deit-hard-2': 'loss_deit', 'fsp': 'loss_fsp_stage1'}
+# the same methods on Fashion-MNIST (configs/cls/fashion-mnist/)
+for _name, _path in list(CONFIGS.items()):
+    CONFIGS[f'fmnist-{_name}'] = _path.replace(
+        f'cls/{_name.split("-")[0]}/', 'cls/fashion-mnist/').replace(
+        'toycls', 'fashion-mnist')
+    EXPECTED[f'fmnist-{_name}'] = EXPECTED[_name]
 ROOT = osp.join(osp.dirname(__file__), '..', 'configs')
+FMNIST_MODELS = sorted(
+    osp.relpath(p, ROOT) for p in glob(
+        osp.join(ROOT, 'cls', 'fashion-mnist', '*_10e_fashion-mnist.py'))
+    if '_to_' not in p)
+
+
+def _write_idx(folder, prefix, n, rng):
+    """``n`` random 28x28 images and labels ``i % 10`` in the idx format
+    of the Fashion-MNIST distribution (big-endian magic and sizes)."""
+    imgs = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    with open(folder / f'{prefix}-images-idx3-ubyte', 'wb') as f:
+        f.write(struct.pack('>IIII', 2051, n, 28, 28) + imgs.tobytes())
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    with open(folder / f'{prefix}-labels-idx1-ubyte', 'wb') as f:
+        f.write(struct.pack('>II', 2049, n) + labels.tobytes())
+
+
+@pytest.fixture(scope='module')
+def fmnist_data(tmp_path_factory):
+    """A Fashion-MNIST folder in the layout `make data-fashion-mnist`
+    writes (the four un-gzipped idx files), 16 training and 8 test images."""
+    out = tmp_path_factory.mktemp('fashion-mnist')
+    rng = np.random.default_rng(0)
+    _write_idx(out, 'train', 16, rng)
+    _write_idx(out, 't10k', 8, rng)
+    return str(out) + '/'
+
+
+def data_body(data_dir, cfg_path):
+    """Point a config's loaders at the tiny embedded or Fashion-MNIST
+    data, batch 4, in-process loading."""
+    if 'fashion-mnist' in cfg_path:
+        root, prefix = data_dir, ''
+    else:
+        root, prefix = osp.join(data_dir, 'cls') + '/', None
+    ds = f'dict(data_root={root!r})' if prefix is None else \
+        f'dict(data_root={root!r}, data_prefix={prefix!r})'
+    return f"""
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset={ds})
+val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                      dataset={ds})
+test_dataloader = val_dataloader
+"""
 
 
 @pytest.fixture(scope='module')
@@ -62,12 +115,7 @@ def cls_body(data_dir, cfg_path, ckpts, max_epochs=1, extra=''):
     else:
         override = 'teacher=dict(checkpoint=' \
             f'{ckpts[osp.basename(cfg.model.teacher.config)]!r})'
-    root = osp.join(data_dir, 'cls') + '/'
-    return f"""
-data_root = {root!r}
-train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
-val_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
+    return data_body(data_dir, cfg_path) + f"""
 train_cfg = dict(max_epochs={max_epochs}, val_interval=100)
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
 default_hooks = dict(logger=dict(interval=1),
@@ -87,9 +135,10 @@ def _runner(name, toy_data, ckpts, tmp_path, **kw):
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_cls_config_trains_predicts_exports(name, toy_data, teacher_ckpts,
-                                            tmp_path):
-    path, cfg, runner = _runner(name, toy_data, teacher_ckpts, tmp_path)
+def test_cls_config_trains_predicts_exports(name, toy_data, fmnist_data,
+                                            teacher_ckpts, tmp_path):
+    data = fmnist_data if name.startswith('fmnist') else toy_data
+    path, cfg, runner = _runner(name, data, teacher_ckpts, tmp_path)
     model = runner.model
     optim = runner.build_optim_wrapper(cfg.optim_wrapper)
     batch = next(iter(runner.train_dataloader))
@@ -477,3 +526,35 @@ def test_optimizer_reset_hook_clears_state_at_its_epochs():
     assert not wrapper.optimizer.state
     with pytest.raises(ValueError, match='epochs=\\[-1\\]'):
         OptimizerResetHook(epochs=[-1])
+
+
+def test_fashion_mnist_configs_are_listed():
+    assert len(FMNIST_MODELS) == 6, FMNIST_MODELS
+    assert len([n for n in CONFIGS if n.startswith('fmnist')]) == 6
+
+
+@pytest.mark.parametrize('config', FMNIST_MODELS)
+def test_fashion_mnist_model_trains_a_step_on_idx_files(config, fmnist_data,
+                                                        tmp_path):
+    """mmpretrain's FashionMNIST reads the idx folder; the 28-px grey images
+    reach the model as 1x32x32 and every teacher and student config trains
+    a step and predicts 10 classes."""
+    path = write_config(tmp_path / 'cfg.py', config, data_body(
+        fmnist_data, config) + "param_scheduler = [dict(type='ConstantLR', "
+        "factor=1.0, by_epoch=False)]\n")
+    cfg = load_config(path)
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    assert len(runner.train_dataloader.dataset) == 16
+    assert len(runner.val_dataloader.dataset) == 8
+    batch = next(iter(runner.train_dataloader))
+    assert batch['inputs'][0].shape == (1, 32, 32)
+    optim = runner.build_optim_wrapper(cfg.optim_wrapper)
+    runner.model.train()
+    log = runner.model.train_step(batch, optim)
+    assert all(torch.isfinite(v) for v in log.values())
+    runner.model.eval()
+    test_batch = next(iter(runner.val_dataloader))
+    preds = runner.model.test_step(test_batch)
+    assert [p.pred_score.shape for p in preds] == [(10, )] * 4
+    assert [int(p.gt_label) for p in preds] == [0, 1, 2, 3]
