@@ -52,6 +52,7 @@ def main(argv=None):
     from mmengine.dist import get_rank
 
     from kdtools.engine.runner_utils import (build_runner,
+                                             close_distributed,
                                              prepare_checkpoint_trust,
                                              resolve_work_dir,
                                              setup_cpu_distributed)
@@ -97,6 +98,7 @@ def main(argv=None):
                 json.dump(dict(config=args.config,
                                checkpoint=args.checkpoint,
                                metrics=metrics), f, indent=2, sort_keys=True)
+    close_distributed()
     return metrics
 
 

@@ -52,6 +52,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from kdtools.engine.runner_utils import (build_runner,
+                                             close_distributed,
                                              prepare_checkpoint_trust,
                                              resolve_resume,
                                              resolve_work_dir,
@@ -84,6 +85,7 @@ def main(argv=None):
     except KDToolsError as e:
         print(f'kdtools: error: {e}', file=sys.stderr)
         sys.exit(2)
+    close_distributed()
 
 
 if __name__ == '__main__':

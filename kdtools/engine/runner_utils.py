@@ -74,6 +74,17 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def close_distributed() -> None:
+    """Leave the process group at the end of a distributed run: wait for
+    every rank, then destroy it. A gloo group left to the interpreter's exit
+    can abort the process (``terminate called without an active
+    exception``, SIGABRT) after training has finished and saved."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def prepare_checkpoint_trust(cfg: Config, extra=()) -> None:
     """Opt in the files the user trusted (``trusted_checkpoints`` in the
     config, ``--trust-checkpoint`` on the command line)."""
