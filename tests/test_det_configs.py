@@ -18,6 +18,7 @@ from conftest import CONFIGS, tiny_det_body, write_config
 TOY = {
     'ld': 'det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py',
     'ld-vlr': 'det/ld/ld-vlr_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py',
+    'ld-vlr-kd': 'det/ld/ld-vlr-kd_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py',
     'chen17-clsreg': 'det/chen17/chen17-clsreg_gfl-mbv2_to_gfl-r18-base16_'
                      '12e_toydet.py',
     'chen17-full': 'det/chen17/chen17-full_gfl-mbv2_to_gfl-r18-base16_12e_'
@@ -28,6 +29,7 @@ TOY = {
 EXPECTED = {
     'ld': ['ld.loss_ld'],
     'ld-vlr': ['ld.loss_ld', 'ld.loss_ld_vlr'],
+    'ld-vlr-kd': ['ld.loss_ld', 'ld.loss_ld_vlr', 'ld.loss_cls_kd'],
     'chen17-clsreg': ['chen17.loss_cls_kd', 'chen17.loss_bbox_kd'],
     'chen17-full': ['loss_hint_p3', 'chen17.loss_cls_kd',
                     'chen17.loss_bbox_kd'],

@@ -58,6 +58,8 @@ METHODS = {
         'ld': (DET + 'ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py', True),
         'ld-vlr': (DET + 'ld/ld-vlr_gfl-mbv2_to_gfl-r18-base16_12e_'
                    'toydet.py', True),
+        'ld-vlr-kd': (DET + 'ld/ld-vlr-kd_gfl-mbv2_to_gfl-r18-base16_12e_'
+                      'toydet.py', True),
         'mmdet-ld': (DET + 'ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_'
                      'toydet.py', False),
     },
