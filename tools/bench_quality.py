@@ -10,8 +10,8 @@ metrics already exist in the work dir are reused (delete the run's folder to
 redo it), so an interrupted benchmark resumes.
 
 Examples:
-    # the README's detection table: 8 rows, 3 seeds
-    python tools/bench_quality.py --task det --seeds 0 1 2 --jobs 2
+    # the README's detection table: 9 rows, 5 seeds
+    python tools/bench_quality.py --task det --seeds 0 1 2 3 4 --jobs 2
     python tools/bench_quality.py --task det --methods student ld ld-vlr
     # two-stage (Faster R-CNN) Chen et al. 2017
     python tools/bench_quality.py --task det-two-stage --jobs 2

@@ -4,8 +4,11 @@
 #   L_reg = L_reg(student) + nu * L_b,  L_b bounded by the teacher (margin m)
 # On a dense sigmoid head the soft term is a per-class binary cross-entropy,
 # modulated by |p_t - p_s|^2 as GFL's QFL is (gamma), and L_b compares the
-# expected edge distances in strides (errors of several strides early on:
-# nu is smaller than the paper's 0.5 for normalised deltas). mu = 0.75 keeps
+# expected edge distances in strides. Those errors are several strides early
+# on: with nu = 0.1, L_b was 13.8 at iteration 10 against 2.6 for the whole
+# GFL loss, and it cancelled the classification term's gain (held-out seeds
+# 5 and 6, README); nu = 0.01 (the paper's 0.5 is for normalised deltas,
+# errors of order 1) keeps it below the head's own losses. mu = 0.75 keeps
 # most of GFL's quality focal loss (the paper's 0.5 halves it, which costs
 # mAP here; README), and loss_weight 4 makes the soft term's weight
 # (1 - mu) * 4 = 1.
@@ -26,6 +29,6 @@ model = dict(
                              mu=0.75, loss_weight=4.0, temperature=1.0,
                              bg_weight=1.5, gamma=2.0),
             loss_bbox_kd=dict(type='TeacherBoundedRegressionLoss',
-                              margin=0.0, loss_weight=0.1))))
+                              margin=0.0, loss_weight=0.01))))
 
 custom_hooks = [dict(type='TeacherEvalHook')]
