@@ -353,3 +353,13 @@ def test_class_count_mismatch_names_both_sides(teacher_ckpt):
     msg = str(e.value)
     assert '(1, 5, 16, 16)' in msg and '(1, 10, 16, 16)' in msg
     assert 'class counts' in msg and 'loss_cls_kd' in msg
+
+
+def test_term_set_to_none_is_switched_off(teacher_ckpt):
+    cfg = distiller_cfg(teacher_ckpt)
+    cfg['distill_losses']['loss_hint_p4'] = None
+    model = MODELS.build(cfg)
+    losses = train_steps(model, n=1)[0]
+    assert 'distill.loss_hint_p3' in losses
+    assert not any('hint_p4' in k for k in losses)
+    assert len(model.adapters) == len(cfg['distill_losses']) - 1

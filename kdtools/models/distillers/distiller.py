@@ -120,6 +120,12 @@ def _unwrap(module: nn.Module) -> nn.Module:
         module, nn.parallel.DistributedDataParallel) else module
 
 
+def _switched_on(cfgs: Optional[dict]) -> dict:
+    """The entries of ``distill_losses`` / ``head_distillers`` not set to
+    None (None switches an inherited term off)."""
+    return {k: v for k, v in (cfgs or {}).items() if v is not None}
+
+
 @MODELS.register_module()
 class Distiller(BaseModel):
     """A student trained with frozen teachers: the model the Runner sees.
@@ -159,7 +165,9 @@ class Distiller(BaseModel):
             ``RoIHeadDistiller``): distillation that needs the student head's
             own assignment (positives, regression targets, sampled RoIs).
             Their recorders are installed automatically; their losses appear
-            as ``distill.<name>.<loss>``.
+            as ``distill.<name>.<loss>``. In both dicts an entry set to
+            ``None`` is switched off (e.g. ``--cfg-options
+            model.head_distillers.rpn=None`` for an ablation).
         teacher_weights (dict, optional): name -> weight for combining one
             loss over several teachers; default: the mean.
         loss_schedules (dict, optional): loss name -> ``dict(warmup_iters=N,
@@ -223,6 +231,8 @@ class Distiller(BaseModel):
                  adversarial: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        distill_losses = _switched_on(distill_losses)
+        head_distillers = _switched_on(head_distillers)
         if teacher is not None:
             if teachers:
                 raise ConfigError('give either teacher=... or teachers=...')
