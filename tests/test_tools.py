@@ -200,3 +200,20 @@ def test_seg_and_cls_train_and_test(toy_data, tmp_path, config, data_body,
     assert metric in metrics and 0 <= metrics[metric] <= 100
     if task == 'cls':
         assert 'accuracy/top5' in metrics
+
+
+def test_bench_quality_paired_difference():
+    """Seed-by-seed comparison the benchmark prints, on hand-computed
+    values: diffs 0.02, -0.005, 0.02 -> mean 0.011667, sd 0.014434,
+    t(0.975, 2 df) = 4.302653, half-width 4.302653 * 0.014434 / sqrt(3)."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from bench_quality import format_paired, paired_difference
+    p = paired_difference([0.10, 0.08, 0.09], [0.08, 0.085, 0.07])
+    assert p['mean'] == pytest.approx(0.0116667, abs=1e-6)
+    assert p['ci'] == pytest.approx(0.0358555, abs=1e-6)
+    assert (p['wins'], p['n']) == (2, 3)
+    assert format_paired(p) == '+0.012 ± 0.036 (2/3)'
+    one = paired_difference([0.1], [0.2])
+    assert one['wins'] == 0 and one['ci'] != one['ci']  # nan: one seed
+    with pytest.raises(ValueError, match='2 values against 1 baseline'):
+        paired_difference([0.1, 0.2], [0.1])

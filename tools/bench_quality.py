@@ -1,7 +1,10 @@
 #!/usr/bin/env python
 """Quality benchmark: several distillation methods on the embedded data,
 each over several seeds, in one table (mean ± std of the seeds) with the
-fraction of the teacher-student gap each closes.
+fraction of the teacher-student gap each closes and, seed by seed against
+the baseline trained with the same seed, the mean difference with its 95%
+Student-t confidence interval and the number of seeds the row is above the
+baseline (and kdtools' LD against mmdet's LD the same way).
 
 Every run is `tools/train.py <config>` with `randomness.seed=<seed>`; a
 distilled student is exported with `tools/export_student.py` and the plain
@@ -10,8 +13,9 @@ metrics already exist in the work dir are reused (delete the run's folder to
 redo it), so an interrupted benchmark resumes.
 
 Examples:
-    # the README's detection table: 9 rows, 5 seeds
-    python tools/bench_quality.py --task det --seeds 0 1 2 3 4 --jobs 2
+    # the README's detection table: 9 rows, 10 seeds
+    python tools/bench_quality.py --task det --seeds 0 1 2 3 4 7 8 9 10 11 \\
+        --jobs 2
     python tools/bench_quality.py --task det --methods student ld ld-vlr
     # two-stage (Faster R-CNN) Chen et al. 2017
     python tools/bench_quality.py --task det-two-stage --jobs 2
@@ -22,6 +26,7 @@ Examples:
 """
 import argparse
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -105,8 +110,34 @@ METHODS['cls'] = {
 # ('student', the task's first teacher)
 GAP_REF = {'cls': {'fsp': ('student-r14', 'r32'),
                    'student-r14': ('student-r14', 'r32')}}
+# rows compared seed by seed with a peer's implementation of the method
+PEERS = {'det': {'ld': 'mmdet-ld', 'ld-vlr': 'mmdet-ld'}}
 METRIC = {'det': 'coco/bbox_mAP', 'det-two-stage': 'coco/bbox_mAP',
           'seg': 'mIoU', 'cls': 'accuracy/top1'}
+
+
+def paired_difference(values, base_values, confidence=0.95):
+    """Seed-by-seed comparison of a row with its baseline (same seeds, same
+    order): the mean of the differences ``values - base_values``, the
+    half-width of its Student-t confidence interval (``nan`` for one seed)
+    and in how many seeds the row is above the baseline."""
+    if len(values) != len(base_values) or not values:
+        raise ValueError(f'paired_difference: {len(values)} values against '
+                         f'{len(base_values)} baseline values; expected the '
+                         'same non-zero number (one per seed)')
+    diffs = [v - b for v, b in zip(values, base_values)]
+    n = len(diffs)
+    half = float('nan')
+    if n > 1:
+        from scipy.stats import t
+        half = (t.ppf(0.5 + confidence / 2, n - 1) *
+                statistics.stdev(diffs) / math.sqrt(n))
+    return dict(mean=statistics.mean(diffs), ci=half,
+                wins=sum(d > 0 for d in diffs), n=n)
+
+
+def format_paired(p):
+    return f'{p["mean"]:+.3f} ± {p["ci"]:.3f} ({p["wins"]}/{p["n"]})'
 
 
 def run_one(task, method, seed, work_dir, opts, teacher_ckpts):
@@ -247,7 +278,8 @@ def main(argv=None):
     print(f'\n{args.task}: {metric} on {args.data}, seeds '
           f'{", ".join(map(str, args.seeds))} (mean ± std); teacher: seed 0; '
           f'{(time.time() - start) / 60:.1f} min')
-    header = f'{"method":16s} {metric:>16s} {"per seed":>24s} {"gap":>6s}'
+    header = (f'{"method":16s} {metric:>16s} {"per seed":>24s} {"gap":>6s}'
+              f'  {"vs baseline, 95% CI (seeds above)":>34s}')
     print(header)
     print('-' * len(header))
     for name, value in tscores.items():
@@ -262,15 +294,26 @@ def main(argv=None):
         values = [results[(m, s)][0] for s in args.seeds]
         mean, std = mean_std(values)
         base_m, t_name = GAP_REF.get(args.task, {}).get(m, ('student', first))
-        gap = ''
+        gap, paired = '', None
         if base_m in means and m != base_m:
             base = means[base_m]
             gap = f'{(mean - base) / (tscores[t_name] - base) * 100:5.0f}%'
+            paired = paired_difference(
+                values, [results[(base_m, s)][0] for s in args.seeds])
         per_seed = ', '.join(f'{v:.3f}' for v in values)
-        print(f'{m:16s} {mean:9.3f} ± {std:.3f} {per_seed:>24s} {gap:>6s}')
+        vs = format_paired(paired) if paired else ''
+        print(f'{m:16s} {mean:9.3f} ± {std:.3f} {per_seed:>24s} {gap:>6s}'
+              f'  {vs:>34s}')
         summary['methods'][m] = dict(
-            values=values, mean=mean, std=std,
+            values=values, mean=mean, std=std, vs_baseline=paired,
             train_s=[results[(m, s)][1] for s in args.seeds])
+    for m, peer in PEERS.get(args.task, {}).items():
+        if m in methods and peer in methods:
+            paired = paired_difference(
+                [results[(m, s)][0] for s in args.seeds],
+                [results[(peer, s)][0] for s in args.seeds])
+            summary['methods'][m]['vs_' + peer] = paired
+            print(f'{m} - {peer}, same seeds: {format_paired(paired)}')
     if args.task == 'cls' and {'student-r14', 'fsp'} <= set(methods):
         summary['fsp_convergence'] = fsp_convergence(
             args.work_dir, args.seeds, summary['methods']['student-r14'][
