@@ -225,3 +225,63 @@ def test_teacher_without_roi_head_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"teacher teacher \(GFL\) has no "
                        r"'roi_head'; the student \(FasterRCNN\) has one"):
         MODELS.build(cfg.model)
+
+
+MMDET_LD = 'det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
+
+
+def test_ld_trains_step_for_step_as_mmdet_ld(toy_data, tmp_path,
+                                             monkeypatch):
+    """kdtools' LD config and mmdet's LD (``KnowledgeDistillationSingle
+    StageDetector`` + ``LDHead``) on the same teacher checkpoint, seed and
+    batches start from the same student and give the same losses, step for
+    step, once mmdet's ``LDHead`` normalises its box losses as ``GFLHead``
+    does (``clamp(min=1)`` on the summed quality weights, where ``LDHead``
+    adds 1e-6 instead): that is the one difference between the two runs."""
+    import copy
+
+    import mmdet.models.dense_heads.ld_head as ld_head
+    from mmengine.optim import OptimWrapper
+    from mmengine.runner import set_random_seed
+
+    ours_cfg = load_config(write_config(tmp_path / 'ours.py', LD,
+                                        tiny_det_body(toy_data)))
+    peer_cfg = load_config(write_config(tmp_path / 'peer.py', MMDET_LD,
+                                        tiny_det_body(toy_data)))
+    _, ckpt = _random_teacher(ours_cfg, tmp_path)
+    ours_cfg.model.teacher.checkpoint = ckpt
+    peer_cfg.model.teacher_ckpt = ckpt
+    models = []
+    for cfg in (ours_cfg, peer_cfg):
+        set_random_seed(0)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+        model.train()
+        models.append(model)
+    ours, peer = models
+    s_ours, s_peer = ours.student.state_dict(), peer.state_dict()
+    assert sorted(s_ours) == sorted(s_peer)
+    assert all(torch.equal(s_ours[k], s_peer[k]) for k in s_ours)
+
+    loader = Runner.build_dataloader(
+        dict(ours_cfg.train_dataloader, num_workers=0,
+             persistent_workers=False), seed=0)
+    batches = [b for _, b in zip(range(3), loader)]
+    start = s_ours['bbox_head.gfl_reg.weight'].clone()
+    monkeypatch.setattr(ld_head, 'reduce_mean', lambda t: t.clamp(min=1))
+    optims = [OptimWrapper(torch.optim.SGD(m.parameters(), lr=0.01,
+                                           momentum=0.9)) for m in models]
+    for batch in batches:
+        a = ours.train_step(copy.deepcopy(batch), optims[0])
+        b = peer.train_step(copy.deepcopy(batch), optims[1])
+        for key in ('loss_cls', 'loss_bbox', 'loss_dfl'):
+            torch.testing.assert_close(a[f'student.{key}'], b[key],
+                                       rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a['distill.ld.loss_ld'], b['loss_ld'],
+                                   rtol=1e-5, atol=1e-6)
+        assert b['loss_ld'] > 0
+    # the students moved, and alike
+    key = 'bbox_head.gfl_reg.weight'
+    assert not torch.equal(ours.student.state_dict()[key], start)
+    torch.testing.assert_close(ours.student.state_dict()[key],
+                               peer.state_dict()[key], rtol=1e-4, atol=1e-6)
