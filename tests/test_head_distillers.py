@@ -267,7 +267,8 @@ def test_ld_trains_step_for_step_as_mmdet_ld(toy_data, tmp_path,
         dict(ours_cfg.train_dataloader, num_workers=0,
              persistent_workers=False), seed=0)
     batches = [b for _, b in zip(range(3), loader)]
-    start = s_ours['bbox_head.gfl_reg.weight'].clone()
+    weight = 'bbox_head.gfl_reg.weight'
+    start = s_ours[weight].clone()
     monkeypatch.setattr(ld_head, 'reduce_mean', lambda t: t.clamp(min=1))
     optims = [OptimWrapper(torch.optim.SGD(m.parameters(), lr=0.01,
                                            momentum=0.9)) for m in models]
@@ -281,7 +282,6 @@ def test_ld_trains_step_for_step_as_mmdet_ld(toy_data, tmp_path,
                                    rtol=1e-5, atol=1e-6)
         assert b['loss_ld'] > 0
     # the students moved, and alike
-    key = 'bbox_head.gfl_reg.weight'
-    assert not torch.equal(ours.student.state_dict()[key], start)
-    torch.testing.assert_close(ours.student.state_dict()[key],
-                               peer.state_dict()[key], rtol=1e-4, atol=1e-6)
+    assert not torch.equal(ours.student.state_dict()[weight], start)
+    torch.testing.assert_close(ours.student.state_dict()[weight],
+                               peer.state_dict()[weight], rtol=1e-4, atol=1e-6)

@@ -285,21 +285,21 @@ def main(argv=None):
     for name, value in tscores.items():
         label = 'teacher' if len(tscores) == 1 else f'teacher {name}'
         print(f'{label:16s} {value:9.3f}')
-    means = {m: mean_std([results[(m, s)][0] for s in args.seeds])[0]
-             for m in methods}
+    # each method's metric per seed, in the order of args.seeds
+    scores = {m: [results[(m, s)][0] for s in args.seeds] for m in methods}
+    means = {m: mean_std(scores[m])[0] for m in methods}
     first = next(iter(tscores))
     summary = dict(teacher=tscores[first], teachers=tscores,
                    seeds=args.seeds, methods={})
     for m in methods:
-        values = [results[(m, s)][0] for s in args.seeds]
+        values = scores[m]
         mean, std = mean_std(values)
         base_m, t_name = GAP_REF.get(args.task, {}).get(m, ('student', first))
         gap, paired = '', None
         if base_m in means and m != base_m:
             base = means[base_m]
             gap = f'{(mean - base) / (tscores[t_name] - base) * 100:5.0f}%'
-            paired = paired_difference(
-                values, [results[(base_m, s)][0] for s in args.seeds])
+            paired = paired_difference(values, scores[base_m])
         per_seed = ', '.join(f'{v:.3f}' for v in values)
         vs = format_paired(paired) if paired else ''
         print(f'{m:16s} {mean:9.3f} ± {std:.3f} {per_seed:>24s} {gap:>6s}'
@@ -309,9 +309,7 @@ def main(argv=None):
             train_s=[results[(m, s)][1] for s in args.seeds])
     for m, peer in PEERS.get(args.task, {}).items():
         if m in methods and peer in methods:
-            paired = paired_difference(
-                [results[(m, s)][0] for s in args.seeds],
-                [results[(peer, s)][0] for s in args.seeds])
+            paired = paired_difference(scores[m], scores[peer])
             summary['methods'][m]['vs_' + peer] = paired
             print(f'{m} - {peer}, same seeds: {format_paired(paired)}')
     if args.task == 'cls' and {'student-r14', 'fsp'} <= set(methods):
