@@ -2,11 +2,14 @@
 VLR): equal to mmdet's LD where they overlap, VLR's IoU rule, the teacher's
 RoI head on the student's RoIs, and build-time refusals naming both sides."""
 import os.path as osp
+import statistics
 
 import pytest
 import torch
 from mmdet.models.dense_heads import LDHead
 from mmdet.models.losses import KnowledgeDistillationKLDivLoss
+from mmdet.registry import TASK_UTILS
+from mmdet.structures.bbox import bbox_overlaps
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
@@ -14,6 +17,7 @@ from torch import nn
 
 from kdtools.models.distillers.teacher import model_cfg_from
 from kdtools.models.heads import GFLHeadDistiller, select_vlr
+from kdtools.models.heads.vlr import atss_iou_thresholds
 from kdtools.models.losses import LocalizationDistillationLoss
 from kdtools.models.recorders import MethodOutputs
 from kdtools.utils import load_config
@@ -127,6 +131,64 @@ def test_vlr_selects_exactly_its_iou_band():
     with pytest.raises(ConfigError, match='alpha'):
         GFLHeadDistiller(loss_ld_vlr=dict(type='LocalizationDistillationLoss'),
                          vlr=dict(pos_iou_thr=0.5, alpha=0))
+
+
+def test_vlr_atss_threshold_is_atss_own():
+    """pos_iou_thr='atss': each box's threshold is ATSS's mean + std of the
+    IoUs of its topk nearest priors per level, so the band moves with it;
+    mmdet's ATSSAssigner makes positive exactly the candidates at or above
+    that threshold (centres inside the box)."""
+    gt = torch.tensor([[0., 0., 10., 10.]])
+    priors = torch.tensor([[0., 0., 10., 10.],    # level 0: IoU 1, dist 0
+                           [0., 0., 10., 5.],     # 0.5, dist 2.5
+                           [0., 0., 10., 2.],     # 0.2, dist 4
+                           [20., 20., 30., 30.],  # 0, far: not a candidate
+                           [0., 0., 10., 4.],     # level 1: 0.4
+                           [40., 40., 50., 50.]])  # 0
+    # candidates: 3 nearest on level 0, both priors of level 1
+    cand = [1., .5, .2, .4, 0.]
+    gamma = statistics.mean(cand) + statistics.stdev(cand)  # 0.797
+    thr = atss_iou_thresholds(priors, gt, bbox_overlaps(priors, gt), [4, 2],
+                              topk=3)
+    torch.testing.assert_close(thr, torch.tensor([gamma]))
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        assigner = TASK_UTILS.build(dict(type='ATSSAssigner', topk=3))
+    result = assigner.assign(InstanceData(priors=priors),
+                             [4, 2], InstanceData(bboxes=gt,
+                                                  labels=torch.tensor([0])))
+    assert (result.gt_inds > 0).tolist() == [True] + [False] * 5
+    positive = torch.tensor([[True] + [False] * 5])
+    valid = torch.ones_like(positive)
+    region, iou = select_vlr(priors[None], [gt], positive, valid, 'atss',
+                             0.25, [4, 2], topk=3)
+    # band [0.25 * 0.797, 0.797) = [0.199, 0.797): 0.5, 0.2 and 0.4
+    assert region.tolist() == [[False, True, True, False, True, False]]
+    # with a fixed threshold of 0.5 the 0.5 prior leaves the band
+    region, _ = select_vlr(priors[None], [gt], positive, valid, 0.5, 0.25)
+    assert region.tolist() == [[False, False, True, False, True, False]]
+    # per box: a prior above one box's threshold is still in the band of
+    # another box it overlaps less; its weight is that box's IoU
+    two = [torch.tensor([[0., 0., 10., 5.], [0., 0., 10., 10.]])]
+    region, iou = select_vlr(priors[None, 1:2], two, torch.tensor([[False]]),
+                             torch.tensor([[True]]), 0.6, 0.25)
+    assert region.tolist() == [[True]]
+    torch.testing.assert_close(iou, torch.tensor([[0.5]]))
+    with pytest.raises(ConfigError, match="'atss'"):
+        GFLHeadDistiller(loss_ld_vlr=dict(type='LocalizationDistillationLoss'),
+                         vlr=dict(pos_iou_thr='max'))
+    # the distiller takes topk from the student's ATSSAssigner ...
+    hd = GFLHeadDistiller(
+        loss_ld_vlr=dict(type='LocalizationDistillationLoss'),
+        vlr=dict(pos_iou_thr='atss', alpha=0.25))
+    hd.check(_Holder(_ld_head()), _Holder(_ld_head()), 'teacher', 'test')
+    assert hd.vlr_topk == 9
+    # ... and refuses a student head assigned otherwise
+    head = _ld_head()
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        head.assigner = TASK_UTILS.build(dict(
+            type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.4))
+    with pytest.raises(ConfigError, match='MaxIoUAssigner; give a number'):
+        hd.check(_Holder(head), _Holder(_ld_head()), 'teacher', 'test')
 
 
 def _random_teacher(cfg, tmp_path, **head_changes):

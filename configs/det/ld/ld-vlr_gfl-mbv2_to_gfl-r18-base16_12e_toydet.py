@@ -1,6 +1,8 @@
-# LD on the main region plus the valuable localization region (priors that
-# are not positives but overlap a ground-truth box with
-# alpha * pos_iou_thr <= IoU < pos_iou_thr).
+# LD on the main region plus the valuable localization region: priors that
+# are not positives but overlap a ground-truth box g with
+# alpha * gamma_g <= IoU < gamma_g, gamma_g the IoU that makes a prior
+# positive for g; 'atss' takes it from the student's ATSS assigner (mean +
+# std of the IoUs of g's topk nearest priors per level), as Zheng et al. do.
 _base_ = ['./ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py']
 
 model = dict(
@@ -8,4 +10,4 @@ model = dict(
         ld=dict(
             loss_ld_vlr=dict(type='LocalizationDistillationLoss',
                              temperature=10, loss_weight=0.25),
-            vlr=dict(pos_iou_thr=0.5, alpha=0.25))))
+            vlr=dict(pos_iou_thr='atss', alpha=0.25))))

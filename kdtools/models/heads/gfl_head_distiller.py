@@ -23,8 +23,10 @@ class GFLHeadDistiller(BaseHeadDistiller):
       student's top class score and divided by 4 (the four edges), as in the
       authors' code and mmdet's ``LDHead``;
     - ``loss_ld_vlr``: the same on the valuable localization region
-      (:func:`select_vlr`; ``vlr=dict(pos_iou_thr, alpha)``), each location
-      weighted by its IoU with the ground truth;
+      (:func:`select_vlr`; ``vlr=dict(pos_iou_thr, alpha)``, where
+      ``pos_iou_thr='atss'`` takes each box's adaptive threshold from the
+      student's ``ATSSAssigner`` and its ``topk``, as the authors do), each
+      location weighted by its IoU with the ground truth;
     - ``loss_cls_kd``: classification distillation (Chen et al. 2017, the
       sigmoid form of :class:`WeightedSoftCELoss`) on every location the
       head trains on, averaged like the head's own classification loss;
@@ -47,7 +49,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
                  loss_ld_vlr: Optional[dict] = None,
                  loss_cls_kd: Optional[dict] = None,
                  loss_bbox_kd: Optional[dict] = None,
-                 vlr: dict = dict(pos_iou_thr=0.5, alpha=0.25),
+                 vlr: dict = dict(pos_iou_thr='atss', alpha=0.25),
                  student_head: str = 'bbox_head',
                  teacher_head: Optional[str] = None) -> None:
         super().__init__(student_head, teacher_head)
@@ -71,13 +73,17 @@ class GFLHeadDistiller(BaseHeadDistiller):
             raise ConfigError(f'{type(self).__name__}.vlr: unknown keys '
                               f'{sorted(unknown)}; expected pos_iou_thr, '
                               'alpha')
-        self.pos_iou_thr = float(vlr.get('pos_iou_thr', 0.5))
+        self.pos_iou_thr = vlr.get('pos_iou_thr', 'atss')
         self.alpha = float(vlr.get('alpha', 0.25))
-        if not (0 < self.alpha <= 1 and 0 < self.pos_iou_thr <= 1):
+        thr_ok = self.pos_iou_thr == 'atss' or (
+            isinstance(self.pos_iou_thr, (int, float))
+            and 0 < self.pos_iou_thr <= 1)
+        if not (0 < self.alpha <= 1 and thr_ok):
             raise ConfigError(
                 f'{type(self).__name__}.vlr: pos_iou_thr='
-                f'{self.pos_iou_thr}, alpha={self.alpha}; expected both in '
-                '(0, 1]')
+                f'{self.pos_iou_thr!r}, alpha={self.alpha}; expected '
+                "pos_iou_thr in (0, 1] or 'atss', alpha in (0, 1]")
+        self.vlr_topk = None
 
     def check(self, student: nn.Module, teacher: nn.Module, teacher_name: str,
               owner: str) -> None:
@@ -95,6 +101,15 @@ class GFLHeadDistiller(BaseHeadDistiller):
         diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
         diff.compare_priors(s_head.prior_generator, t_head.prior_generator)
         diff.raise_if_any()
+        if self.loss_ld_vlr is not None and self.pos_iou_thr == 'atss':
+            topk = getattr(getattr(s_head, 'assigner', None), 'topk', None)
+            if topk is None:
+                raise ConfigError(
+                    f"{owner}: vlr pos_iou_thr='atss' takes ATSS's topk "
+                    'from the student head\'s assigner, which is '
+                    f'{type(getattr(s_head, "assigner", None)).__name__}; '
+                    'give a number instead')
+            self.vlr_topk = int(topk)
         object.__setattr__(self, '_student_head_module', s_head)
 
     def loss(self, student, teacher, teacher_model,
@@ -129,7 +144,8 @@ class GFLHeadDistiller(BaseHeadDistiller):
             gts = [ds.gt_instances.bboxes for ds in data_samples]
             gts = [getattr(g, 'tensor', g) for g in gts]
             region, iou = select_vlr(anchors, gts, pos, label_w > 0,
-                                     self.pos_iou_thr, self.alpha)
+                                     self.pos_iou_thr, self.alpha,
+                                     level_sizes, self.vlr_topk or 9)
             losses['loss_ld_vlr'] = self.loss_ld_vlr(
                 reg_s[region].reshape(-1, bins),
                 reg_t[region].reshape(-1, bins),

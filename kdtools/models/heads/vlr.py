@@ -1,38 +1,99 @@
-from typing import List, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
+import torch
 from mmdet.structures.bbox import bbox_overlaps
 from torch import Tensor
 
 
+def atss_iou_thresholds(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
+                        num_level_priors: Sequence[int],
+                        topk: int) -> Tensor:
+    """ATSS's adaptive positive IoU threshold of each ground-truth box
+    (Zhang et al., CVPR 2020; mmdet's ``ATSSAssigner``): on every level the
+    ``topk`` priors whose centres are closest to the box centre are its
+    candidates, and the threshold is the mean + standard deviation of the
+    candidates' IoUs.
+
+    Args:
+        priors (Tensor): ``(N, 4)`` prior boxes of one image, ``xyxy``,
+            levels concatenated.
+        gt_bboxes (Tensor): ``(G, 4)``.
+        ious (Tensor): ``(N, G)`` their IoUs.
+        num_level_priors (Sequence[int]): priors per level (sum N).
+        topk (int): candidates per level.
+
+    Returns:
+        Tensor: ``(G, )`` thresholds.
+    """
+    p_ctr = (priors[:, :2] + priors[:, 2:]) / 2
+    g_ctr = (gt_bboxes[:, :2] + gt_bboxes[:, 2:]) / 2
+    dist = (p_ctr[:, None] - g_ctr[None]).pow(2).sum(-1).sqrt()  # (N, G)
+    candidates, start = [], 0
+    for n in num_level_priors:
+        k = min(topk, n)
+        candidates.append(dist[start:start + n].topk(
+            k, dim=0, largest=False)[1] + start)
+        start += n
+    candidates = torch.cat(candidates, dim=0)  # (K, G)
+    cand_ious = ious.gather(0, candidates)
+    return cand_ious.mean(0) + cand_ious.std(0)
+
+
 def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
-               valid: Tensor, pos_iou_thr: float,
-               alpha: float) -> Tuple[Tensor, Tensor]:
+               valid: Tensor, pos_iou_thr: Union[float, str],
+               alpha: float,
+               num_level_priors: Optional[Sequence[int]] = None,
+               topk: int = 9) -> Tuple[Tensor, Tensor]:
     """The valuable localization region of Zheng et al. (CVPR 2022, Sec.
     3.3): priors that are not positives but overlap a ground-truth box
     enough to carry localization knowledge,
 
-        VLR = { i : not positive(i), valid(i),
-                alpha * pos_iou_thr <= max_g IoU(prior_i, gt_g) < pos_iou_thr }
+        VLR = { i : not positive(i), valid(i), there is a box g with
+                alpha * gamma_g <= IoU(prior_i, g) < gamma_g }
 
-    with IoU between the prior (anchor) box and the image's ground truth.
+    with IoU between the prior (anchor) box and the image's ground truth,
+    and gamma_g the IoU that makes a prior positive for box g: a fixed
+    number (``pos_iou_thr``, a max-IoU assigner's) or, with
+    ``pos_iou_thr='atss'``, ATSS's adaptive threshold of box g
+    (:func:`atss_iou_thresholds`), as the authors use with GFL's ATSS
+    assigner.
 
     Args:
         priors (Tensor): ``(B, N, 4)`` prior boxes, ``xyxy``.
         gt_bboxes (list[Tensor]): per image ``(G_b, 4)`` ground truth.
         positive (Tensor): ``(B, N)`` bool, the head's positives.
         valid (Tensor): ``(B, N)`` bool, priors the head trains on.
-        pos_iou_thr (float): gamma, the IoU that makes a prior positive.
+        pos_iou_thr (float | str): gamma, or ``'atss'``.
         alpha (float): alpha_vl in (0, 1]: the region's lower bound is
-            ``alpha * pos_iou_thr``.
+            ``alpha * gamma``.
+        num_level_priors (Sequence[int], optional): priors per level
+            (needed by ``'atss'``).
+        topk (int): ATSS's candidates per level (``'atss'``).
 
     Returns:
-        tuple: ``(B, N)`` bool mask of the region and ``(B, N)`` max IoU.
+        tuple: ``(B, N)`` bool mask of the region and ``(B, N)`` IoU: the
+        largest IoU with a box whose band the prior is in (inside the
+        region), the largest IoU with any box elsewhere.
     """
-    max_iou = priors.new_zeros(priors.shape[:2])
+    if pos_iou_thr == 'atss' and num_level_priors is None:
+        raise ValueError("select_vlr: pos_iou_thr='atss' needs "
+                         'num_level_priors')
+    iou = priors.new_zeros(priors.shape[:2])
+    in_band = torch.zeros_like(positive)
     for b, gt in enumerate(gt_bboxes):
-        if gt.numel():
-            max_iou[b] = bbox_overlaps(priors[b], gt.to(priors)).max(dim=1)[0]
-    region = (~positive) & valid & (max_iou >= alpha * pos_iou_thr) & \
-        (max_iou < pos_iou_thr)
-    return region, max_iou
-
+        if not gt.numel():
+            continue
+        gt = gt.to(priors)
+        ious = bbox_overlaps(priors[b], gt)  # (N, G)
+        if pos_iou_thr == 'atss':
+            gamma = atss_iou_thresholds(priors[b], gt, ious,
+                                        num_level_priors, topk)
+        else:
+            gamma = ious.new_full((gt.shape[0], ), float(pos_iou_thr))
+        band = (ious >= alpha * gamma) & (ious < gamma)
+        in_band[b] = band.any(dim=1)
+        iou[b] = torch.where(in_band[b],
+                             ious.masked_fill(~band, -1).max(dim=1)[0],
+                             ious.max(dim=1)[0])
+    region = (~positive) & valid & in_band
+    return region, iou
