@@ -83,7 +83,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
                 f'{type(self).__name__}.vlr: pos_iou_thr='
                 f'{self.pos_iou_thr!r}, alpha={self.alpha}; expected '
                 "pos_iou_thr in (0, 1] or 'atss', alpha in (0, 1]")
-        self.vlr_topk = None
+        self.vlr_topk = None  # ATSS's topk, read in check() for 'atss'
 
     def check(self, student: nn.Module, teacher: nn.Module, teacher_name: str,
               owner: str) -> None:
@@ -145,7 +145,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
             gts = [getattr(g, 'tensor', g) for g in gts]
             region, iou = select_vlr(anchors, gts, pos, label_w > 0,
                                      self.pos_iou_thr, self.alpha,
-                                     level_sizes, self.vlr_topk or 9)
+                                     level_sizes, self.vlr_topk)
             losses['loss_ld_vlr'] = self.loss_ld_vlr(
                 reg_s[region].reshape(-1, bins),
                 reg_t[region].reshape(-1, bins),

@@ -43,7 +43,7 @@ def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
                valid: Tensor, pos_iou_thr: Union[float, str],
                alpha: float,
                num_level_priors: Optional[Sequence[int]] = None,
-               topk: int = 9) -> Tuple[Tensor, Tensor]:
+               topk: Optional[int] = None) -> Tuple[Tensor, Tensor]:
     """The valuable localization region of Zheng et al. (CVPR 2022, Sec.
     3.3): priors that are not positives but overlap a ground-truth box
     enough to carry localization knowledge,
@@ -68,16 +68,17 @@ def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
             ``alpha * gamma``.
         num_level_priors (Sequence[int], optional): priors per level
             (needed by ``'atss'``).
-        topk (int): ATSS's candidates per level (``'atss'``).
+        topk (int, optional): ATSS's candidates per level (needed by
+            ``'atss'``).
 
     Returns:
         tuple: ``(B, N)`` bool mask of the region and ``(B, N)`` IoU: the
         largest IoU with a box whose band the prior is in (inside the
         region), the largest IoU with any box elsewhere.
     """
-    if pos_iou_thr == 'atss' and num_level_priors is None:
+    if pos_iou_thr == 'atss' and (num_level_priors is None or topk is None):
         raise ValueError("select_vlr: pos_iou_thr='atss' needs "
-                         'num_level_priors')
+                         'num_level_priors and topk')
     iou = priors.new_zeros(priors.shape[:2])
     in_band = torch.zeros_like(positive)
     for b, gt in enumerate(gt_bboxes):
