@@ -217,3 +217,41 @@ def test_bench_quality_paired_difference():
     assert one['wins'] == 0 and one['ci'] != one['ci']  # nan: one seed
     with pytest.raises(ValueError, match='2 values against 1 baseline'):
         paired_difference([0.1, 0.2], [0.1])
+
+
+def test_bench_quality_epochs(tmp_path, monkeypatch, capsys):
+    """``--epochs N`` trains every student row for N epochs (the cosine
+    schedule ending at N), in its own work dir, against the teachers of the
+    default schedule; other tasks refuse it."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import bench_quality
+    teachers, runs = [], []
+
+    def train_teacher(config, tdir, tckpt, opts):
+        teachers.append((tdir, opts))
+        os.makedirs(tdir)
+        with open(osp.join(tdir, 'teacher.json'), 'w') as f:
+            json.dump(dict(metrics={'coco/bbox_mAP': 0.3}), f)
+
+    def run_one(task, method, seed, work_dir, opts, tckpts):
+        runs.append((method, seed, work_dir, opts))
+        return 0.1 + 0.01 * (method == 'ld'), 1.0
+
+    monkeypatch.setattr(bench_quality, 'train_teacher', train_teacher)
+    monkeypatch.setattr(bench_quality, 'run_one', run_one)
+    root = str(tmp_path / 'demo')
+    bench_quality.main(['--epochs', '36', '--methods', 'student', 'ld',
+                        '--seeds', '0', '1', '--work-dir', root])
+    assert teachers == [(osp.join(root, 'teacher'), [])]
+    assert {r[:3] for r in runs} == {(m, s, root + '_36e')
+                                     for m in ('student', 'ld')
+                                     for s in (0, 1)}
+    assert all(r[3] == ['train_cfg.max_epochs=36',
+                        'param_scheduler.1.end=36'] for r in runs)
+    summary = json.loads(
+        (tmp_path / 'demo_36e' / 'bench_quality_det.json').read_text())
+    assert summary['epochs'] == 36
+    assert summary['methods']['ld']['vs_baseline']['wins'] == 2
+    with pytest.raises(SystemExit):
+        bench_quality.main(['--task', 'seg', '--epochs', '36'])
+    assert '--epochs 36 is for the detection tasks' in capsys.readouterr().err

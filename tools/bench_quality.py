@@ -17,6 +17,9 @@ Examples:
     python tools/bench_quality.py --task det --seeds 0 1 2 3 4 7 8 9 10 11 \\
         --jobs 2
     python tools/bench_quality.py --task det --methods student ld ld-vlr
+    # the same rows with 36-epoch students (runs in work_dirs/demo_36e)
+    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \
+        --methods student ld ld-vlr mmdet-ld chen17-clsreg --jobs 2
     # two-stage (Faster R-CNN) Chen et al. 2017
     python tools/bench_quality.py --task det-two-stage --jobs 2
     # segmentation: structured KD (cumulative rows) and CWD
@@ -219,7 +222,15 @@ def main(argv=None):
                         help='default: every method of the task')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--data', default='data/toy')
-    parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--work-dir', default='work_dirs/demo',
+                        help='the teachers and runs; with --epochs N the '
+                        'runs go in <work-dir>_<N>e')
+    parser.add_argument('--epochs', type=int,
+                        help='train every student row for N epochs instead '
+                        "of its config's schedule (train_cfg.max_epochs=N and "
+                        'the cosine scheduler ending at N; detection only); '
+                        'the teachers keep their own schedule and are '
+                        'shared with the default work dir')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each with '
                         'OMP_NUM_THREADS=1 when > 1)')
@@ -229,9 +240,23 @@ def main(argv=None):
     if unknown:
         parser.error(f'unknown methods {unknown}; --task {args.task} has '
                      f'{list(METHODS[args.task])}')
+    if args.epochs is not None and not args.task.startswith('det'):
+        parser.error(f'--epochs {args.epochs} is for the detection tasks '
+                     f'(cosine epoch schedule); --task {args.task} has its '
+                     "configs' own schedule")
+    if args.epochs is not None and args.epochs < 1:
+        parser.error(f'--epochs {args.epochs}: expected a positive number')
+    # teachers in the work dir, students in <work dir>_<N>e with --epochs N
+    teacher_work_dir = args.work_dir
+    if args.epochs is not None:
+        args.work_dir = f'{teacher_work_dir}_{args.epochs}e'
     if args.jobs > 1:
         os.environ['OMP_NUM_THREADS'] = '1'
     opts = [f'{k}={v}' for k, v in data_options(args.data).items()]
+    # the students' schedule (the teachers train with ``opts`` alone)
+    student_opts = opts + ([f'train_cfg.max_epochs={args.epochs}',
+                            f'param_scheduler.1.end={args.epochs}']
+                           if args.epochs is not None else [])
 
     # the teachers: trained once (seed 0), reused; the one-stage detection
     # teacher is tools/run_demo.py's
@@ -249,7 +274,8 @@ def main(argv=None):
         teachers = {n: c for n, c in teachers.items() if n in used}
     tckpts, tscores = {}, {}
     for name, teacher in teachers.items():
-        tdir = osp.join(args.work_dir, 'teacher' if args.task == 'det' else
+        tdir = osp.join(teacher_work_dir,
+                        'teacher' if args.task == 'det' else
                         f'{args.task}_teacher' if name == 'teacher' else
                         f'{args.task}_teacher_{name}')
         tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] +
@@ -265,7 +291,7 @@ def main(argv=None):
     start = time.time()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_one, args.task, job[0], job[1],
-                                    args.work_dir, opts, tckpts)
+                                    args.work_dir, student_opts, tckpts)
                    for job in jobs}
         results = {job: f.result() for job, f in futures.items()}
 
@@ -275,7 +301,9 @@ def main(argv=None):
         return statistics.mean(values), statistics.stdev(values)
 
     metric = METRIC[args.task]
-    print(f'\n{args.task}: {metric} on {args.data}, seeds '
+    schedule = (f'{args.epochs} epochs' if args.epochs is not None else
+                "the configs' schedule")
+    print(f'\n{args.task}: {metric} on {args.data}, {schedule}, seeds '
           f'{", ".join(map(str, args.seeds))} (mean ± std); teacher: seed 0; '
           f'{(time.time() - start) / 60:.1f} min')
     header = (f'{"method":16s} {metric:>16s} {"per seed":>24s} {"gap":>6s}'
@@ -290,7 +318,7 @@ def main(argv=None):
     means = {m: mean_std(scores[m])[0] for m in methods}
     first = next(iter(tscores))
     summary = dict(teacher=tscores[first], teachers=tscores,
-                   seeds=args.seeds, methods={})
+                   seeds=args.seeds, epochs=args.epochs, methods={})
     for m in methods:
         values = scores[m]
         mean, std = mean_std(values)
@@ -317,6 +345,7 @@ def main(argv=None):
             args.work_dir, args.seeds, summary['methods']['student-r14'][
                 'mean'])
     out = osp.join(args.work_dir, f'bench_quality_{args.task}.json')
+    os.makedirs(args.work_dir, exist_ok=True)
     with open(out, 'w') as f:
         json.dump(summary, f, indent=2)
     print(f'\nwritten to {out}')
