@@ -18,7 +18,7 @@ Examples:
         --jobs 2
     python tools/bench_quality.py --task det --methods student ld ld-vlr
     # the same rows with 36-epoch students (runs in work_dirs/demo_36e)
-    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \
+    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
         --methods student ld ld-vlr mmdet-ld chen17-clsreg --jobs 2
     # two-stage (Faster R-CNN) Chen et al. 2017
     python tools/bench_quality.py --task det-two-stage --jobs 2
@@ -229,8 +229,8 @@ def main(argv=None):
                         help='train every student row for N epochs instead '
                         "of its config's schedule (train_cfg.max_epochs=N and "
                         'the cosine scheduler ending at N; detection only); '
-                        'the teachers keep their own schedule and are '
-                        'shared with the default work dir')
+                        'the teachers keep their own schedule and stay in '
+                        '--work-dir')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each with '
                         'OMP_NUM_THREADS=1 when > 1)')
