@@ -15,6 +15,13 @@
 #   PY=.venv/bin/python tools/install_mmcv.sh
 set -euo pipefail
 PY=${PY:-python}
+# the build runs inside the unpacked source, so a relative interpreter path
+# (PY=.venv/bin/python, as the Makefile passes it) is made absolute here;
+# only its folder is resolved, not the venv's symlinked interpreter itself
+case "$PY" in
+  /*) ;;
+  */*) PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")" ;;
+esac
 MMCV_VERSION=${MMCV_VERSION:-2.1.0}
 LOG=${LOG:-build/mmcv-build.log}
 WHEEL_CACHE=${WHEEL_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/kdtools/wheels}
