@@ -17,7 +17,7 @@ from torch import nn
 
 from kdtools.models.distillers.teacher import model_cfg_from
 from kdtools.models.heads import GFLHeadDistiller, select_vlr
-from kdtools.models.heads.vlr import atss_iou_thresholds
+from kdtools.models.heads.vlr import atss_iou_thresholds, pairwise_diou
 from kdtools.models.losses import LocalizationDistillationLoss
 from kdtools.models.recorders import MethodOutputs
 from kdtools.utils import load_config
@@ -120,17 +120,99 @@ def test_vlr_selects_exactly_its_iou_band():
     positive = torch.tensor([[True] + [False] * 6])
     valid = torch.tensor([[True] * 5 + [False, True]])
     region, iou = select_vlr(priors, gt, positive, valid, pos_iou_thr=0.5,
-                             alpha=0.25)
+                             alpha=0.25, iou_mode='iou')
     assert region.tolist() == [[False, False, True, True, False, False,
                                 False]]
     torch.testing.assert_close(
         iou, torch.tensor([[1., .5, .4, .2, .1, .3, 0.]]))
     # a wider band (alpha 0.1) takes the 0.1 prior too
-    region, _ = select_vlr(priors, gt, positive, valid, 0.5, 0.1)
+    region, _ = select_vlr(priors, gt, positive, valid, 0.5, 0.1,
+                           iou_mode='iou')
     assert region[0, 4]
     with pytest.raises(ConfigError, match='alpha'):
         GFLHeadDistiller(loss_ld_vlr=dict(type='LocalizationDistillationLoss'),
                          vlr=dict(pos_iou_thr=0.5, alpha=0))
+
+
+def test_vlr_band_bounds_the_diou():
+    """The paper's band bounds DIoU = IoU - rho^2 / c^2 (the authors' code
+    too): of two priors with the same IoU, the one centred off the box
+    leaves the band; the loss weight stays the plain IoU."""
+    gt = torch.tensor([[0., 0., 10., 10.]])
+    priors = torch.tensor([[2.5, 2.5, 7.5, 7.5],   # IoU .25, concentric
+                           [0., 0., 10., 2.5],     # IoU .25, centre 3.75 off
+                           [0., 0., 10., 5.]])     # IoU .5, centre 2.5 off
+    ious = bbox_overlaps(priors, gt)
+    # enclosing box = gt, c^2 = 200: .25 - 0, .25 - 3.75^2 / 200,
+    # .5 - 2.5^2 / 200
+    torch.testing.assert_close(
+        pairwise_diou(priors, gt, ious),
+        torch.tensor([[.25], [.1796875], [.46875]]))
+    positive = torch.zeros(1, 3, dtype=torch.bool)
+    valid = torch.ones(1, 3, dtype=torch.bool)
+    # band [0.4 * 0.5, 0.5) = [0.2, 0.5)
+    region, iou = select_vlr(priors[None], [gt], positive, valid, 0.5, 0.4)
+    assert region.tolist() == [[True, False, True]]
+    torch.testing.assert_close(iou, torch.tensor([[.25, .25, .5]]))
+    region, _ = select_vlr(priors[None], [gt], positive, valid, 0.5, 0.4,
+                           iou_mode='iou')
+    assert region.tolist() == [[True, True, False]]
+    with pytest.raises(ValueError, match="iou_mode='giou'"):
+        select_vlr(priors[None], [gt], positive, valid, 0.5, 0.4,
+                   iou_mode='giou')
+    with pytest.raises(ConfigError, match="iou_mode='giou'"):
+        GFLHeadDistiller(loss_ld_vlr=dict(type='LocalizationDistillationLoss'),
+                         vlr=dict(pos_iou_thr=0.5, alpha=0.4,
+                                  iou_mode='giou'))
+
+
+def test_gfl_head_distiller_vlr_term_is_its_formula():
+    """loss_ld_vlr = w * sum over the VLR priors of IoU * (sum over the 4
+    edges of T^2 * KL(p_t || p_s)) / 16, the authors' LDHead normaliser."""
+    torch.manual_seed(0)
+    head = _ld_head()
+    feats = [torch.randn(2, 8, 8, 8), torch.randn(2, 8, 4, 4)]
+    outs = head(feats)
+    t_outs = tuple([torch.randn_like(o) for o in level]
+                   for level in outs)
+    gts = [InstanceData(bboxes=torch.tensor([[8., 8., 40., 40.],
+                                             [30., 20., 60., 50.]]),
+                        labels=torch.tensor([0, 2])),
+           InstanceData(bboxes=torch.tensor([[4., 10., 30., 60.]]),
+                        labels=torch.tensor([1]))]
+    metas = [dict(img_shape=(64, 64), pad_shape=(64, 64))] * 2
+    student = _Holder(head)
+    recorder = MethodOutputs('bbox_head.get_targets')
+    recorder.prepare(student, 'test')
+    recorder.recording = True
+    head.loss_by_feat(outs[0], outs[1], gts, metas, soft_targets=t_outs[1])
+    recorder.recording = False
+    hd = GFLHeadDistiller(loss_ld_vlr=dict(
+        type='LocalizationDistillationLoss', temperature=10,
+        loss_weight=0.25))
+    hd.check(student, _Holder(_ld_head()), 'teacher', 'test')
+    targets = recorder.get()
+    samples = [type('S', (), dict(gt_instances=g)) for g in gts]
+    ours = hd.loss(dict(outs=outs, targets=targets), dict(outs=t_outs),
+                   None, samples)['loss_ld_vlr']
+
+    anchors, labels, label_w = (torch.cat(t, 1) for t in targets[:3])
+    region, iou = select_vlr(anchors, [g.bboxes for g in gts],
+                             (labels >= 0) & (labels < 3), label_w > 0,
+                             'atss', 0.25, [a.shape[1] for a in targets[0]],
+                             topk=9)
+    assert region.sum() > 0
+
+    def flat(levels):
+        return torch.cat([o.permute(0, 2, 3, 1).reshape(o.shape[0], -1,
+                                                        o.shape[1])
+                          for o in levels], 1)[region].reshape(-1, 17)
+
+    p_t = torch.softmax(flat(t_outs[1]) / 10, -1)
+    kl = 100 * (p_t * (p_t.log() - torch.log_softmax(flat(outs[1]) / 10,
+                                                     -1))).mean(-1)
+    by_hand = 0.25 * (iou[region] * kl.reshape(-1, 4).sum(-1)).sum() / 16
+    torch.testing.assert_close(ours, by_hand)
 
 
 def test_vlr_atss_threshold_is_atss_own():
@@ -160,17 +242,19 @@ def test_vlr_atss_threshold_is_atss_own():
     positive = torch.tensor([[True] + [False] * 5])
     valid = torch.ones_like(positive)
     region, iou = select_vlr(priors[None], [gt], positive, valid, 'atss',
-                             0.25, [4, 2], topk=3)
+                             0.25, [4, 2], topk=3, iou_mode='iou')
     # band [0.25 * 0.797, 0.797) = [0.199, 0.797): 0.5, 0.2 and 0.4
     assert region.tolist() == [[False, True, True, False, True, False]]
     # with a fixed threshold of 0.5 the 0.5 prior leaves the band
-    region, _ = select_vlr(priors[None], [gt], positive, valid, 0.5, 0.25)
+    region, _ = select_vlr(priors[None], [gt], positive, valid, 0.5, 0.25,
+                           iou_mode='iou')
     assert region.tolist() == [[False, False, True, False, True, False]]
     # per box: a prior above one box's threshold is still in the band of
     # another box it overlaps less; its weight is that box's IoU
     two = [torch.tensor([[0., 0., 10., 5.], [0., 0., 10., 10.]])]
     region, iou = select_vlr(priors[None, 1:2], two, torch.tensor([[False]]),
-                             torch.tensor([[True]]), 0.6, 0.25)
+                             torch.tensor([[True]]), 0.6, 0.25,
+                             iou_mode='iou')
     assert region.tolist() == [[True]]
     torch.testing.assert_close(iou, torch.tensor([[0.5]]))
     with pytest.raises(ConfigError, match="'atss'"):

@@ -21,6 +21,7 @@ model = dict(
                          loss_weight=0.25),
             loss_ld_vlr=dict(type='LocalizationDistillationLoss',
                              temperature=10, loss_weight=0.25),
-            vlr=dict(pos_iou_thr='atss', alpha=0.25))))
+            vlr=dict(pos_iou_thr='atss', alpha=0.25,
+                     iou_mode='diou'))))
 
 custom_hooks = [dict(type='TeacherEvalHook')]

@@ -23,10 +23,13 @@ class GFLHeadDistiller(BaseHeadDistiller):
       student's top class score and divided by 4 (the four edges), as in the
       authors' code and mmdet's ``LDHead``;
     - ``loss_ld_vlr``: the same on the valuable localization region
-      (:func:`select_vlr`; ``vlr=dict(pos_iou_thr, alpha)``, where
-      ``pos_iou_thr='atss'`` takes each box's adaptive threshold from the
-      student's ``ATSSAssigner`` and its ``topk``, as the authors do), each
-      location weighted by its IoU with the ground truth;
+      (:func:`select_vlr`; ``vlr=dict(pos_iou_thr, alpha, iou_mode)``,
+      where ``pos_iou_thr='atss'`` takes each box's adaptive threshold from
+      the student's ``ATSSAssigner`` and its ``topk``, and the band bounds
+      the DIoU (``iou_mode='diou'``), as the authors do), each location
+      weighted by its IoU with the ground truth and divided by 16, as the
+      authors' ``LDHead`` divides its VLR term (a quarter of the main
+      region's per-box normaliser), so their configs' weights carry over;
     - ``loss_cls_kd``: classification distillation (Chen et al. 2017, the
       sigmoid form of :class:`WeightedSoftCELoss`) on every location the
       head trains on, averaged like the head's own classification loss;
@@ -49,7 +52,8 @@ class GFLHeadDistiller(BaseHeadDistiller):
                  loss_ld_vlr: Optional[dict] = None,
                  loss_cls_kd: Optional[dict] = None,
                  loss_bbox_kd: Optional[dict] = None,
-                 vlr: dict = dict(pos_iou_thr='atss', alpha=0.25),
+                 vlr: dict = dict(pos_iou_thr='atss', alpha=0.25,
+                                  iou_mode='diou'),
                  student_head: str = 'bbox_head',
                  teacher_head: Optional[str] = None) -> None:
         super().__init__(student_head, teacher_head)
@@ -68,11 +72,16 @@ class GFLHeadDistiller(BaseHeadDistiller):
                     'sigmoids; set use_sigmoid=True')
             self.mu = self.loss_cls_kd.mu
         vlr = dict(vlr)
-        unknown = set(vlr) - {'pos_iou_thr', 'alpha'}
+        unknown = set(vlr) - {'pos_iou_thr', 'alpha', 'iou_mode'}
         if unknown:
             raise ConfigError(f'{type(self).__name__}.vlr: unknown keys '
                               f'{sorted(unknown)}; expected pos_iou_thr, '
-                              'alpha')
+                              'alpha, iou_mode')
+        self.iou_mode = vlr.get('iou_mode', 'diou')
+        if self.iou_mode not in ('diou', 'iou'):
+            raise ConfigError(
+                f"{type(self).__name__}.vlr: iou_mode={self.iou_mode!r}; "
+                "expected 'diou' or 'iou'")
         self.pos_iou_thr = vlr.get('pos_iou_thr', 'atss')
         self.alpha = float(vlr.get('alpha', 0.25))
         thr_ok = self.pos_iou_thr == 'atss' or (
@@ -145,12 +154,13 @@ class GFLHeadDistiller(BaseHeadDistiller):
             gts = [getattr(g, 'tensor', g) for g in gts]
             region, iou = select_vlr(anchors, gts, pos, label_w > 0,
                                      self.pos_iou_thr, self.alpha,
-                                     level_sizes, self.vlr_topk)
+                                     level_sizes, self.vlr_topk,
+                                     self.iou_mode)
             losses['loss_ld_vlr'] = self.loss_ld_vlr(
                 reg_s[region].reshape(-1, bins),
                 reg_t[region].reshape(-1, bins),
                 weight=iou[region][:, None].expand(-1, 4).reshape(-1),
-                avg_factor=4.0)
+                avg_factor=16.0)
         if self.loss_cls_kd is not None:
             valid = label_w > 0
             cls_t = levels_to_flat(cls_t, num_classes)

@@ -39,24 +39,53 @@ def atss_iou_thresholds(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
     return cand_ious.mean(0) + cand_ious.std(0)
 
 
+def pairwise_diou(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
+                  eps: float = 1e-6) -> Tensor:
+    """Distance-IoU (Zheng et al., AAAI 2020) of every prior with every box:
+    ``IoU - rho^2 / c^2``, rho the distance between the two centres and c
+    the diagonal of the smallest box enclosing both.
+
+    Args:
+        priors (Tensor): ``(N, 4)``, ``xyxy``.
+        gt_bboxes (Tensor): ``(G, 4)``.
+        ious (Tensor): ``(N, G)`` their IoUs.
+
+    Returns:
+        Tensor: ``(N, G)``.
+    """
+    p_ctr = (priors[:, None, :2] + priors[:, None, 2:]) / 2
+    g_ctr = (gt_bboxes[None, :, :2] + gt_bboxes[None, :, 2:]) / 2
+    rho2 = (p_ctr - g_ctr).pow(2).sum(-1)
+    lt = torch.min(priors[:, None, :2], gt_bboxes[None, :, :2])
+    rb = torch.max(priors[:, None, 2:], gt_bboxes[None, :, 2:])
+    c2 = (rb - lt).pow(2).sum(-1).clamp(min=eps)
+    return ious - rho2 / c2
+
+
 def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
                valid: Tensor, pos_iou_thr: Union[float, str],
                alpha: float,
                num_level_priors: Optional[Sequence[int]] = None,
-               topk: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+               topk: Optional[int] = None,
+               iou_mode: str = 'diou') -> Tuple[Tensor, Tensor]:
     """The valuable localization region of Zheng et al. (CVPR 2022, Sec.
     3.3): priors that are not positives but overlap a ground-truth box
     enough to carry localization knowledge,
 
         VLR = { i : not positive(i), valid(i), there is a box g with
-                alpha * gamma_g <= IoU(prior_i, g) < gamma_g }
+                alpha * gamma_g <= DIoU(prior_i, g) < gamma_g }
 
-    with IoU between the prior (anchor) box and the image's ground truth,
-    and gamma_g the IoU that makes a prior positive for box g: a fixed
-    number (``pos_iou_thr``, a max-IoU assigner's) or, with
+    with the distance-IoU (:func:`pairwise_diou`) between the prior
+    (anchor) box and the image's ground truth, as the paper defines the
+    region and the authors' code selects it (``iou_mode='iou'`` takes the
+    plain IoU instead), and gamma_g the IoU that makes a prior positive for
+    box g: a fixed number (``pos_iou_thr``, a max-IoU assigner's) or, with
     ``pos_iou_thr='atss'``, ATSS's adaptive threshold of box g
-    (:func:`atss_iou_thresholds`), as the authors use with GFL's ATSS
-    assigner.
+    (:func:`atss_iou_thresholds`, on plain IoUs), as the authors use with
+    GFL's ATSS assigner. DIoU takes the centre distance off the IoU, so of
+    two priors with the same IoU the one centred further from the box is
+    the less likely to be in the band. The loss weighs each prior by its
+    plain IoU, as the authors' code does.
 
     Args:
         priors (Tensor): ``(B, N, 4)`` prior boxes, ``xyxy``.
@@ -70,12 +99,17 @@ def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
             (needed by ``'atss'``).
         topk (int, optional): ATSS's candidates per level (needed by
             ``'atss'``).
+        iou_mode (str): what the band bounds: ``'diou'`` (the paper's) or
+            ``'iou'``.
 
     Returns:
         tuple: ``(B, N)`` bool mask of the region and ``(B, N)`` IoU: the
         largest IoU with a box whose band the prior is in (inside the
         region), the largest IoU with any box elsewhere.
     """
+    if iou_mode not in ('diou', 'iou'):
+        raise ValueError(f"select_vlr: iou_mode={iou_mode!r}; expected "
+                         "'diou' or 'iou'")
     if pos_iou_thr == 'atss' and (num_level_priors is None or topk is None):
         raise ValueError("select_vlr: pos_iou_thr='atss' needs "
                          'num_level_priors and topk')
@@ -91,7 +125,9 @@ def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
                                         num_level_priors, topk)
         else:
             gamma = ious.new_full((gt.shape[0], ), float(pos_iou_thr))
-        band = (ious >= alpha * gamma) & (ious < gamma)
+        bound = pairwise_diou(priors[b], gt, ious) \
+            if iou_mode == 'diou' else ious
+        band = (bound >= alpha * gamma) & (bound < gamma)
         in_band[b] = band.any(dim=1)
         iou[b] = torch.where(in_band[b],
                              ious.masked_fill(~band, -1).max(dim=1)[0],
