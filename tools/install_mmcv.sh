@@ -7,7 +7,8 @@
 # compiler log goes to $LOG). The wheel is kept in $WHEEL_CACHE under a name
 # that includes the torch version, so a later install against the same torch
 # (a fresh clone, CI on the same machine) takes seconds. Measured: 694 s for
-# the whole build on 2 cores that also ran a few tests.
+# the whole build on 2 cores that also ran a few tests, 419 s on another
+# machine's 2 idle cores.
 #
 # mmcv 2.1.0's setup.py compiles with -std=c++17; the headers of torch >= 2.14
 # need C++20, so for those the flag in the unpacked source is raised to
