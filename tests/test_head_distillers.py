@@ -76,9 +76,10 @@ def _make_ld_head():
                                  debug=False))
 
 
-def test_gfl_head_distiller_ld_equals_mmdet_ld_head():
-    """Same student outputs, teacher outputs and assignment: kdtools' main
-    region LD gives mmdet LDHead's loss_ld."""
+def _ld_head_case():
+    """A two-image LDHead case: the student head's outputs, random teacher
+    outputs, the ground truth, mmdet LDHead's losses on them and the
+    student's assignment (``get_targets``) recorded meanwhile."""
     torch.manual_seed(0)
     head = _ld_head()
     feats = [torch.randn(2, 8, 8, 8), torch.randn(2, 8, 4, 4)]
@@ -98,12 +99,23 @@ def test_gfl_head_distiller_ld_equals_mmdet_ld_head():
     theirs = head.loss_by_feat(outs[0], outs[1], gts, metas,
                                soft_targets=t_outs[1])
     recorder.recording = False
-    hd = GFLHeadDistiller(loss_ld=dict(type='LocalizationDistillationLoss',
-                                       temperature=10, loss_weight=0.25))
+    return student, outs, t_outs, gts, theirs, recorder.get()
+
+
+def _head_distiller_loss(hd, student, outs, t_outs, gts, targets):
     hd.check(student, _Holder(_ld_head()), 'teacher', 'test')
     samples = [type('S', (), dict(gt_instances=g)) for g in gts]
-    ours = hd.loss(dict(outs=outs, targets=recorder.get()),
-                   dict(outs=t_outs), None, samples)
+    return hd.loss(dict(outs=outs, targets=targets), dict(outs=t_outs),
+                   None, samples)
+
+
+def test_gfl_head_distiller_ld_equals_mmdet_ld_head():
+    """Same student outputs, teacher outputs and assignment: kdtools' main
+    region LD gives mmdet LDHead's loss_ld."""
+    student, outs, t_outs, gts, theirs, targets = _ld_head_case()
+    hd = GFLHeadDistiller(loss_ld=dict(type='LocalizationDistillationLoss',
+                                       temperature=10, loss_weight=0.25))
+    ours = _head_distiller_loss(hd, student, outs, t_outs, gts, targets)
     torch.testing.assert_close(ours['loss_ld'], sum(theirs['loss_ld']))
     assert ours['loss_ld'] > 0
 
@@ -169,32 +181,12 @@ def test_vlr_band_bounds_the_diou():
 def test_gfl_head_distiller_vlr_term_is_its_formula():
     """loss_ld_vlr = w * sum over the VLR priors of IoU * (sum over the 4
     edges of T^2 * KL(p_t || p_s)) / 16, the authors' LDHead normaliser."""
-    torch.manual_seed(0)
-    head = _ld_head()
-    feats = [torch.randn(2, 8, 8, 8), torch.randn(2, 8, 4, 4)]
-    outs = head(feats)
-    t_outs = tuple([torch.randn_like(o) for o in level]
-                   for level in outs)
-    gts = [InstanceData(bboxes=torch.tensor([[8., 8., 40., 40.],
-                                             [30., 20., 60., 50.]]),
-                        labels=torch.tensor([0, 2])),
-           InstanceData(bboxes=torch.tensor([[4., 10., 30., 60.]]),
-                        labels=torch.tensor([1]))]
-    metas = [dict(img_shape=(64, 64), pad_shape=(64, 64))] * 2
-    student = _Holder(head)
-    recorder = MethodOutputs('bbox_head.get_targets')
-    recorder.prepare(student, 'test')
-    recorder.recording = True
-    head.loss_by_feat(outs[0], outs[1], gts, metas, soft_targets=t_outs[1])
-    recorder.recording = False
+    student, outs, t_outs, gts, _, targets = _ld_head_case()
     hd = GFLHeadDistiller(loss_ld_vlr=dict(
         type='LocalizationDistillationLoss', temperature=10,
         loss_weight=0.25))
-    hd.check(student, _Holder(_ld_head()), 'teacher', 'test')
-    targets = recorder.get()
-    samples = [type('S', (), dict(gt_instances=g)) for g in gts]
-    ours = hd.loss(dict(outs=outs, targets=targets), dict(outs=t_outs),
-                   None, samples)['loss_ld_vlr']
+    ours = _head_distiller_loss(hd, student, outs, t_outs, gts,
+                                targets)['loss_ld_vlr']
 
     anchors, labels, label_w = (torch.cat(t, 1) for t in targets[:3])
     region, iou = select_vlr(anchors, [g.bboxes for g in gts],

@@ -8,7 +8,7 @@ from kdtools.utils.errors import ConfigError
 from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, build_loss,
                                   cat_levels, levels_to_flat,
                                   reduced_avg_factor, soft_cls_kd)
-from .vlr import select_vlr
+from .vlr import VLR_IOU_MODES, select_vlr
 
 
 @MODELS.register_module()
@@ -78,10 +78,10 @@ class GFLHeadDistiller(BaseHeadDistiller):
                               f'{sorted(unknown)}; expected pos_iou_thr, '
                               'alpha, iou_mode')
         self.iou_mode = vlr.get('iou_mode', 'diou')
-        if self.iou_mode not in ('diou', 'iou'):
+        if self.iou_mode not in VLR_IOU_MODES:
             raise ConfigError(
-                f"{type(self).__name__}.vlr: iou_mode={self.iou_mode!r}; "
-                "expected 'diou' or 'iou'")
+                f'{type(self).__name__}.vlr: iou_mode={self.iou_mode!r}; '
+                f'expected one of {VLR_IOU_MODES}')
         self.pos_iou_thr = vlr.get('pos_iou_thr', 'atss')
         self.alpha = float(vlr.get('alpha', 0.25))
         thr_ok = self.pos_iou_thr == 'atss' or (

@@ -39,6 +39,10 @@ def atss_iou_thresholds(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
     return cand_ious.mean(0) + cand_ious.std(0)
 
 
+# what the VLR band can bound (select_vlr's iou_mode)
+VLR_IOU_MODES = ('diou', 'iou')
+
+
 def pairwise_diou(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
                   eps: float = 1e-6) -> Tensor:
     """Distance-IoU (Zheng et al., AAAI 2020) of every prior with every box:
@@ -107,9 +111,9 @@ def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
         largest IoU with a box whose band the prior is in (inside the
         region), the largest IoU with any box elsewhere.
     """
-    if iou_mode not in ('diou', 'iou'):
-        raise ValueError(f"select_vlr: iou_mode={iou_mode!r}; expected "
-                         "'diou' or 'iou'")
+    if iou_mode not in VLR_IOU_MODES:
+        raise ValueError(f'select_vlr: iou_mode={iou_mode!r}; expected one '
+                         f'of {VLR_IOU_MODES}')
     if pos_iou_thr == 'atss' and (num_level_priors is None or topk is None):
         raise ValueError("select_vlr: pos_iou_thr='atss' needs "
                          'num_level_priors and topk')
