@@ -233,7 +233,8 @@ def test_bench_quality_epochs(tmp_path, monkeypatch, capsys):
         with open(osp.join(tdir, 'teacher.json'), 'w') as f:
             json.dump(dict(metrics={'coco/bbox_mAP': 0.3}), f)
 
-    def run_one(task, method, seed, work_dir, opts, tckpts):
+    def run_one(task, method, seed, work_dir, opts, tckpts,
+                teacher_tag=None):
         runs.append((method, seed, work_dir, opts))
         return 0.1 + 0.01 * (method == 'ld'), 1.0
 
@@ -255,3 +256,69 @@ def test_bench_quality_epochs(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit):
         bench_quality.main(['--task', 'seg', '--epochs', '36'])
     assert '--epochs 36 is for the detection tasks' in capsys.readouterr().err
+
+
+def test_bench_quality_teacher_data(tmp_path, monkeypatch, capsys):
+    """``--teacher-data DIR`` trains the detection teacher on DIR's training
+    split (evaluated on --data's val), in its own folder; the runs that read
+    it are kept apart from those of the usual teacher, the baseline's are
+    shared; a folder without an embedded set is refused naming it."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import bench_quality
+    other = tmp_path / 'toy-seed1'
+    ann = other / 'det' / 'annotations' / 'instances_train.json'
+    teachers, tags = [], []
+
+    def train_teacher(config, tdir, tckpt, opts):
+        teachers.append((tdir, opts))
+        os.makedirs(tdir)
+        with open(osp.join(tdir, 'teacher.json'), 'w') as f:
+            json.dump(dict(metrics={'coco/bbox_mAP': 0.3}), f)
+
+    def run_one(task, method, seed, work_dir, opts, tckpts,
+                teacher_tag=None):
+        tags.append((method, teacher_tag))
+        return 0.1 + 0.01 * (method == 'ld'), 1.0
+
+    monkeypatch.setattr(bench_quality, 'train_teacher', train_teacher)
+    monkeypatch.setattr(bench_quality, 'run_one', run_one)
+    root = str(tmp_path / 'demo')
+    argv = ['--methods', 'student', 'ld', '--seeds', '0', '--work-dir', root,
+            '--teacher-data', str(other)]
+    with pytest.raises(SystemExit):
+        bench_quality.main(argv)
+    err = capsys.readouterr().err
+    assert f'--teacher-data {other}: no {ann}' in err
+    assert 'make_toy_data.py' in err and teachers == []
+
+    ann.parent.mkdir(parents=True)
+    ann.write_text('{}')
+    bench_quality.main(argv)
+    assert teachers == [(osp.join(root, 'teacher_toy-seed1'), [
+        'train_dataloader.dataset.data_root=' + str(other / 'det') + '/'])]
+    assert sorted(tags) == [('ld', 'toy-seed1'), ('student', 'toy-seed1')]
+    summary = json.loads(
+        (tmp_path / 'demo' / 'bench_quality_det_teacher-toy-seed1.json')
+        .read_text())
+    assert summary['teacher_data'] == str(other)
+
+    # run names: a distilled row names its teacher's data, the baseline not
+    for name in ('ld_teacher-toy-seed1_seed3', 'student_seed3'):
+        (tmp_path / 'runs' / name).mkdir(parents=True)
+        (tmp_path / 'runs' / name / 'metrics.json').write_text(json.dumps(
+            dict(metrics={'coco/bbox_mAP': len(name) / 100}, train_s=1.0)))
+    monkeypatch.undo()  # the real run_one, reusing the runs' metrics
+
+    def train(*args):
+        raise AssertionError(f'run_one trained {args}: no run to reuse')
+
+    monkeypatch.setattr(bench_quality, 'train', train)
+    for method, name in (('ld', 'ld_teacher-toy-seed1_seed3'),
+                         ('student', 'student_seed3')):
+        assert bench_quality.run_one(
+            'det', method, 3, str(tmp_path / 'runs'), [], {},
+            'toy-seed1') == (len(name) / 100, 1.0)
+
+    with pytest.raises(SystemExit):
+        bench_quality.main(['--task', 'seg', '--teacher-data', str(other)])
+    assert '--teacher-data' in capsys.readouterr().err

@@ -22,6 +22,10 @@ Examples:
         --methods student ld ld-vlr mmdet-ld chen17-clsreg --jobs 2
     # two-stage (Faster R-CNN) Chen et al. 2017
     python tools/bench_quality.py --task det-two-stage --jobs 2
+    # LD with a teacher that has not seen the students' training images
+    python tools/make_toy_data.py --out data/toy-seed1 --seed 1 --tasks det
+    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
+        --methods student ld ld-vlr mmdet-ld --teacher-data data/toy-seed1
     # segmentation: structured KD (cumulative rows) and CWD
     python tools/bench_quality.py --task seg --jobs 2
     # classification: KD, DeiT soft/hard with 1 and 2 teachers, FSP
@@ -143,10 +147,20 @@ def format_paired(p):
     return f'{p["mean"]:+.3f} ± {p["ci"]:.3f} ({p["wins"]}/{p["n"]})'
 
 
-def run_one(task, method, seed, work_dir, opts, teacher_ckpts):
+def uses_teacher(task, method):
+    """Whether a row's training reads a teacher (kdtools' distillers and
+    the peers' own distillation detectors)."""
+    return METHODS[task][method][1] or method.startswith('mmdet-')
+
+
+def run_one(task, method, seed, work_dir, opts, teacher_ckpts,
+            teacher_tag=None):
     config, distilled, *which = METHODS[task][method]
     prefix = '' if task == 'det' else f'{task}_'
-    run_dir = osp.join(work_dir, f'{prefix}{method}_seed{seed}')
+    # runs distilled from a teacher trained on other data are kept apart
+    name = (f'{method}_teacher-{teacher_tag}'
+            if teacher_tag and uses_teacher(task, method) else method)
+    run_dir = osp.join(work_dir, f'{prefix}{name}_seed{seed}')
     done = osp.join(run_dir, 'metrics.json')
     if osp.isfile(done):
         with open(done) as f:
@@ -231,6 +245,14 @@ def main(argv=None):
                         'the cosine scheduler ending at N; detection only); '
                         'the teachers keep their own schedule and stay in '
                         '--work-dir')
+    parser.add_argument('--teacher-data',
+                        help='detection only: train the teacher on this '
+                        "embedded set's training split instead of --data's "
+                        '(another seed of tools/make_toy_data.py: the same '
+                        'generator, other images), so that the teacher has '
+                        "not seen the students' training images; it is "
+                        "evaluated on --data's val split, and the runs that "
+                        'read it are named <method>_teacher-<folder name>')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each with '
                         'OMP_NUM_THREADS=1 when > 1)')
@@ -246,6 +268,20 @@ def main(argv=None):
                      "configs' own schedule")
     if args.epochs is not None and args.epochs < 1:
         parser.error(f'--epochs {args.epochs}: expected a positive number')
+    teacher_tag = None
+    if args.teacher_data is not None:
+        if not args.task.startswith('det'):
+            parser.error(f'--teacher-data {args.teacher_data} is for the '
+                         f'detection tasks; --task {args.task} trains its '
+                         "teachers on --data")
+        ann = osp.join(args.teacher_data, 'det', 'annotations',
+                       'instances_train.json')
+        if not osp.isfile(ann):
+            parser.error(f'--teacher-data {args.teacher_data}: no {ann}; '
+                         'expected an embedded set, e.g. python '
+                         'tools/make_toy_data.py --out '
+                         f'{args.teacher_data} --seed 1 --tasks det')
+        teacher_tag = osp.basename(osp.normpath(args.teacher_data))
     # teachers in the work dir, students in <work dir>_<N>e with --epochs N
     teacher_work_dir = args.work_dir
     if args.epochs is not None:
@@ -273,16 +309,22 @@ def main(argv=None):
             used.add(GAP_REF.get(args.task, {}).get(m, ('', first))[1])
         teachers = {n: c for n, c in teachers.items() if n in used}
     tckpts, tscores = {}, {}
+    teacher_opts = opts
+    if teacher_tag is not None:
+        teacher_opts = opts + ['train_dataloader.dataset.data_root=' +
+                               osp.join(args.teacher_data, 'det') + '/']
     for name, teacher in teachers.items():
         tdir = osp.join(teacher_work_dir,
                         'teacher' if args.task == 'det' else
                         f'{args.task}_teacher' if name == 'teacher' else
                         f'{args.task}_teacher_{name}')
+        if teacher_tag is not None:
+            tdir += f'_{teacher_tag}'
         tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] +
                          '.pth')
         tinfo = osp.join(tdir, 'teacher.json')
         if not osp.isfile(tinfo):
-            train_teacher(teacher, tdir, tckpt, opts)
+            train_teacher(teacher, tdir, tckpt, teacher_opts)
         with open(tinfo) as f:
             tscores[name] = json.load(f)['metrics'][METRIC[args.task]]
         tckpts[name] = tckpt
@@ -291,7 +333,8 @@ def main(argv=None):
     start = time.time()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_one, args.task, job[0], job[1],
-                                    args.work_dir, student_opts, tckpts)
+                                    args.work_dir, student_opts, tckpts,
+                                    teacher_tag)
                    for job in jobs}
         results = {job: f.result() for job, f in futures.items()}
 
@@ -303,8 +346,10 @@ def main(argv=None):
     metric = METRIC[args.task]
     schedule = (f'{args.epochs} epochs' if args.epochs is not None else
                 "the configs' schedule")
+    trained_on = (f', trained on {args.teacher_data}' if teacher_tag else '')
     print(f'\n{args.task}: {metric} on {args.data}, {schedule}, seeds '
-          f'{", ".join(map(str, args.seeds))} (mean ± std); teacher: seed 0; '
+          f'{", ".join(map(str, args.seeds))} (mean ± std); teacher: seed 0'
+          f'{trained_on}; '
           f'{(time.time() - start) / 60:.1f} min')
     header = (f'{"method":16s} {metric:>16s} {"per seed":>24s} {"gap":>6s}'
               f'  {"vs baseline, 95% CI (seeds above)":>34s}')
@@ -318,6 +363,7 @@ def main(argv=None):
     means = {m: mean_std(scores[m])[0] for m in methods}
     first = next(iter(tscores))
     summary = dict(teacher=tscores[first], teachers=tscores,
+                   teacher_data=args.teacher_data,
                    seeds=args.seeds, epochs=args.epochs, methods={})
     for m in methods:
         values = scores[m]
@@ -344,7 +390,8 @@ def main(argv=None):
         summary['fsp_convergence'] = fsp_convergence(
             args.work_dir, args.seeds, summary['methods']['student-r14'][
                 'mean'])
-    out = osp.join(args.work_dir, f'bench_quality_{args.task}.json')
+    suffix = f'_teacher-{teacher_tag}' if teacher_tag else ''
+    out = osp.join(args.work_dir, f'bench_quality_{args.task}{suffix}.json')
     os.makedirs(args.work_dir, exist_ok=True)
     with open(out, 'w') as f:
         json.dump(summary, f, indent=2)
