@@ -235,7 +235,7 @@ def test_bench_quality_epochs(tmp_path, monkeypatch, capsys):
             json.dump(dict(metrics={'coco/bbox_mAP': 0.3}), f)
 
     def run_one(task, method, seed, work_dir, opts, tckpts,
-                teacher_tag=None):
+                teacher_tag=None, eval_data=None):
         runs.append((method, seed, work_dir, opts))
         return 0.1 + 0.01 * (method == 'ld'), 1.0
 
@@ -277,7 +277,7 @@ def test_bench_quality_teacher_data(tmp_path, monkeypatch, capsys):
             json.dump(dict(metrics={'coco/bbox_mAP': 0.3}), f)
 
     def run_one(task, method, seed, work_dir, opts, tckpts,
-                teacher_tag=None):
+                teacher_tag=None, eval_data=None):
         tags.append((method, teacher_tag))
         return 0.1 + 0.01 * (method == 'ld'), 1.0
 
@@ -366,3 +366,69 @@ def test_box_edge_stats_uniform_head(toy_data, tmp_path):
                          tiny_det_body(toy_data))
     with pytest.raises(ValueError, match='expected a GFL-family head'):
         box_edge_stats.build_detector(frcnn, ckpt)
+
+
+def test_bench_quality_eval_data(tmp_path, monkeypatch, capsys):
+    """``--eval-data DIR`` scores every row and the teacher on DIR's val
+    split: each plain model (a distilled run's exported student, a
+    baseline's last checkpoint) is evaluated once into <run>/val-<folder>
+    and reused after; a folder without a val split is refused naming it."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import bench_quality
+    big = tmp_path / 'toy-large'
+    ann = big / 'det' / 'annotations' / 'instances_val.json'
+    root = tmp_path / 'demo'
+    evaluated = []
+
+    def evaluate(config, checkpoint, work_dir, opts):
+        evaluated.append((config, checkpoint, work_dir, opts))
+        os.makedirs(work_dir, exist_ok=True)
+        metrics = {'coco/bbox_mAP': 0.5 if 'teacher' in work_dir else
+                   0.2 + 0.01 * ('ld' in work_dir)}
+        with open(osp.join(work_dir, 'metrics.json'), 'w') as f:
+            json.dump(dict(metrics=metrics), f)
+        return metrics
+
+    def train(*args):
+        raise AssertionError(f'trained {args}: every run exists')
+
+    # a teacher and two finished runs, as an earlier benchmark left them
+    tdir = root / 'teacher'
+    tdir.mkdir(parents=True)
+    (tdir / 'teacher.json').write_text(json.dumps(
+        dict(metrics={'coco/bbox_mAP': 0.3})))
+    for name in ('student_seed0', 'ld_seed0'):
+        run = root / name
+        run.mkdir()
+        (run / 'metrics.json').write_text(json.dumps(
+            dict(metrics={'coco/bbox_mAP': 0.1}, train_s=1.0)))
+        (run / 'last_checkpoint').write_text(str(run / 'epoch_12.pth'))
+    monkeypatch.setattr(bench_quality, 'evaluate', evaluate)
+    monkeypatch.setattr(bench_quality, 'train', train)
+    argv = ['--methods', 'student', 'ld', '--seeds', '0', '--work-dir',
+            str(root), '--eval-data', str(big)]
+    with pytest.raises(SystemExit):
+        bench_quality.main(argv)
+    assert f'--eval-data {big}: no {ann}' in capsys.readouterr().err
+    ann.parent.mkdir(parents=True)
+    ann.write_text('{}')
+    bench_quality.main(argv)
+    opts = ['train_dataloader.dataset.data_root=' + str(big / 'det') + '/']
+    got = {osp.basename(osp.dirname(w)): (c, k, o[:1])
+           for c, k, w, o in evaluated}
+    assert got == {
+        'teacher': (bench_quality.TEACHERS['det'], str(
+            tdir / 'gfl_mobilenetv2_fpn_12e_toydet.pth'), opts),
+        'student_seed0': (bench_quality.METHODS['det']['student'][0],
+                          str(root / 'student_seed0' / 'epoch_12.pth'), opts),
+        'ld_seed0': (str(root / 'ld_seed0' / 'student_exported.py'),
+                     str(root / 'ld_seed0' / 'student_exported.pth'), opts)}
+    assert all(osp.basename(w) == 'val-toy-large' for _, _, w, _ in evaluated)
+    summary = json.loads((root / 'bench_quality_det_val-toy-large.json')
+                         .read_text())
+    assert summary['teacher'] == 0.5
+    assert summary['methods']['ld']['values'] == [pytest.approx(0.21)]
+    assert 'on ' + str(big) + ',' in capsys.readouterr().out
+    evaluated.clear()  # evaluated once: a second call reuses every figure
+    bench_quality.main(argv)
+    assert evaluated == []

@@ -26,6 +26,11 @@ Examples:
     python tools/make_toy_data.py --out data/toy-seed1 --seed 1 --tasks det
     python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
         --methods student ld ld-vlr mmdet-ld --teacher-data data/toy-seed1
+    # the same runs scored on 1000 val images (the first 100 are data/toy's)
+    python tools/make_toy_data.py --out data/toy-large --size large \\
+        --tasks det
+    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
+        --methods student ld-vlr --eval-data data/toy-large
     # segmentation: structured KD (cumulative rows) and CWD
     python tools/bench_quality.py --task seg --jobs 2
     # classification: KD, DeiT soft/hard with 1 and 2 teachers, FSP
@@ -153,40 +158,69 @@ def uses_teacher(task, method):
     return METHODS[task][method][1] or method.startswith('mmdet-')
 
 
+def data_tag(folder):
+    """The name runs and results carry for an embedded set's folder."""
+    return osp.basename(osp.normpath(folder))
+
+
+def evaluate_on(config, checkpoint, out_dir, eval_data):
+    """The plain model's metrics on ``eval_data``'s val split, evaluated
+    once into ``out_dir/metrics.json`` and reused after."""
+    out = osp.join(out_dir, 'metrics.json')
+    if not osp.isfile(out):
+        evaluate(config, checkpoint, out_dir,
+                 [f'{k}={v}' for k, v in data_options(eval_data).items()])
+    with open(out) as f:
+        return json.load(f)['metrics']
+
+
 def run_one(task, method, seed, work_dir, opts, teacher_ckpts,
-            teacher_tag=None):
+            teacher_tag=None, eval_data=None):
+    """Train, export and evaluate one row's seed (or reuse the run); its
+    metric (on ``eval_data``'s val split when given) and training seconds.
+    """
     config, distilled, *which = METHODS[task][method]
     prefix = '' if task == 'det' else f'{task}_'
     # runs distilled from a teacher trained on other data are kept apart
-    name = (f'{method}_teacher-{teacher_tag}'
-            if teacher_tag and uses_teacher(task, method) else method)
-    run_dir = osp.join(work_dir, f'{prefix}{name}_seed{seed}')
+    run_name = (f'{method}_teacher-{teacher_tag}'
+                if teacher_tag and uses_teacher(task, method) else method)
+    run_dir = osp.join(work_dir, f'{prefix}{run_name}_seed{seed}')
     done = osp.join(run_dir, 'metrics.json')
+    plain = osp.join(run_dir, 'student_exported.pth')
     if osp.isfile(done):
         with open(done) as f:
             result = json.load(f)
         print(f'reusing {run_dir}', flush=True)
-        return result['metrics'][METRIC[task]], result.get('train_s')
-    extra = []
-    first = next(iter(teacher_ckpts.values()))
-    if distilled:
-        keys = which[0] if which else {'model.teacher': None}
-        extra += [f'{key}.checkpoint={teacher_ckpts.get(name, first)}'
-                  for key, name in keys.items()]
-    elif method.startswith('mmdet-'):
-        extra.append(f'model.teacher_ckpt={first}')
-    last, secs = train(config, run_dir, seed, opts + extra)
-    if distilled:
-        plain = osp.join(run_dir, 'student_exported.pth')
-        sh(['tools/export_student.py', config, last, plain])
-        config, last = osp.splitext(plain)[0] + '.py', plain
-    evaluate(config, last, run_dir, opts)
-    with open(done) as f:
-        result = json.load(f)
-    result['train_s'] = secs
-    with open(done, 'w') as f:
-        json.dump(result, f)
-    return result['metrics'][METRIC[task]], secs
+    else:
+        extra = []
+        first = next(iter(teacher_ckpts.values()))
+        if distilled:
+            keys = which[0] if which else {'model.teacher': None}
+            extra += [f'{key}.checkpoint={teacher_ckpts.get(name, first)}'
+                      for key, name in keys.items()]
+        elif method.startswith('mmdet-'):
+            extra.append(f'model.teacher_ckpt={first}')
+        last, secs = train(config, run_dir, seed, opts + extra)
+        if distilled:
+            sh(['tools/export_student.py', config, last, plain])
+            last = plain
+        evaluate(osp.splitext(plain)[0] + '.py' if distilled else config,
+                 last, run_dir, opts)
+        with open(done) as f:
+            result = json.load(f)
+        result['train_s'] = secs
+        with open(done, 'w') as f:
+            json.dump(result, f)
+    metrics = result['metrics']
+    if eval_data is not None:
+        if distilled:
+            config, last = osp.splitext(plain)[0] + '.py', plain
+        else:
+            with open(osp.join(run_dir, 'last_checkpoint')) as f:
+                last = f.read().strip()
+        metrics = evaluate_on(config, last, osp.join(
+            run_dir, f'val-{data_tag(eval_data)}'), eval_data)
+    return metrics[METRIC[task]], result.get('train_s')
 
 
 def val_curve(run_dir):
@@ -253,6 +287,12 @@ def main(argv=None):
                         "not seen the students' training images; it is "
                         "evaluated on --data's val split, and the runs that "
                         'read it are named <method>_teacher-<folder name>')
+    parser.add_argument('--eval-data',
+                        help="detection only: report every row (and the "
+                        "teachers) on this embedded set's val split instead "
+                        "of --data's, e.g. the 1000 val images of --size "
+                        "large (its first 100 are --data's); each run is "
+                        'evaluated once more, into <run>/val-<folder name>')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each with '
                         'OMP_NUM_THREADS=1 when > 1)')
@@ -281,7 +321,17 @@ def main(argv=None):
                          'expected an embedded set, e.g. python '
                          'tools/make_toy_data.py --out '
                          f'{args.teacher_data} --seed 1 --tasks det')
-        teacher_tag = osp.basename(osp.normpath(args.teacher_data))
+        teacher_tag = data_tag(args.teacher_data)
+    if args.eval_data is not None:
+        if not args.task.startswith('det'):
+            parser.error(f'--eval-data {args.eval_data} is for the detection '
+                         f'tasks; --task {args.task} evaluates on --data')
+        ann = osp.join(args.eval_data, 'det', 'annotations',
+                       'instances_val.json')
+        if not osp.isfile(ann):
+            parser.error(f'--eval-data {args.eval_data}: no {ann}; expected '
+                         'an embedded set, e.g. python tools/make_toy_data.py '
+                         f'--out {args.eval_data} --size large --tasks det')
     # teachers in the work dir, students in <work dir>_<N>e with --epochs N
     teacher_work_dir = args.work_dir
     if args.epochs is not None:
@@ -326,7 +376,11 @@ def main(argv=None):
         if not osp.isfile(tinfo):
             train_teacher(teacher, tdir, tckpt, teacher_opts)
         with open(tinfo) as f:
-            tscores[name] = json.load(f)['metrics'][METRIC[args.task]]
+            tmetrics = json.load(f)['metrics']
+        if args.eval_data is not None:
+            tmetrics = evaluate_on(teacher, tckpt, osp.join(
+                tdir, f'val-{data_tag(args.eval_data)}'), args.eval_data)
+        tscores[name] = tmetrics[METRIC[args.task]]
         tckpts[name] = tckpt
 
     jobs = [(m, s) for s in args.seeds for m in methods]
@@ -334,7 +388,7 @@ def main(argv=None):
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_one, args.task, job[0], job[1],
                                     args.work_dir, student_opts, tckpts,
-                                    teacher_tag)
+                                    teacher_tag, args.eval_data)
                    for job in jobs}
         results = {job: f.result() for job, f in futures.items()}
 
@@ -347,7 +401,8 @@ def main(argv=None):
     schedule = (f'{args.epochs} epochs' if args.epochs is not None else
                 "the configs' schedule")
     trained_on = (f', trained on {args.teacher_data}' if teacher_tag else '')
-    print(f'\n{args.task}: {metric} on {args.data}, {schedule}, seeds '
+    val_data = args.eval_data or args.data
+    print(f'\n{args.task}: {metric} on {val_data}, {schedule}, seeds '
           f'{", ".join(map(str, args.seeds))} (mean ± std); teacher: seed 0'
           f'{trained_on}; '
           f'{(time.time() - start) / 60:.1f} min')
@@ -363,7 +418,7 @@ def main(argv=None):
     means = {m: mean_std(scores[m])[0] for m in methods}
     first = next(iter(tscores))
     summary = dict(teacher=tscores[first], teachers=tscores,
-                   teacher_data=args.teacher_data,
+                   teacher_data=args.teacher_data, eval_data=args.eval_data,
                    seeds=args.seeds, epochs=args.epochs, methods={})
     for m in methods:
         values = scores[m]
@@ -391,6 +446,8 @@ def main(argv=None):
             args.work_dir, args.seeds, summary['methods']['student-r14'][
                 'mean'])
     suffix = f'_teacher-{teacher_tag}' if teacher_tag else ''
+    if args.eval_data is not None:
+        suffix += f'_val-{data_tag(args.eval_data)}'
     out = osp.join(args.work_dir, f'bench_quality_{args.task}{suffix}.json')
     os.makedirs(args.work_dir, exist_ok=True)
     with open(out, 'w') as f:
