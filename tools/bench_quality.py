@@ -168,6 +168,7 @@ def evaluate_on(config, checkpoint, out_dir, eval_data):
     once into ``out_dir/metrics.json`` and reused after."""
     out = osp.join(out_dir, 'metrics.json')
     if not osp.isfile(out):
+        os.makedirs(out_dir, exist_ok=True)  # evaluate logs into it
         evaluate(config, checkpoint, out_dir,
                  [f'{k}={v}' for k, v in data_options(eval_data).items()])
     with open(out) as f:
