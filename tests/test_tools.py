@@ -124,7 +124,7 @@ def test_test_tool_missing_checkpoint(toy_data, tmp_path):
 
 
 @pytest.mark.parametrize('tool', ['train.py', 'test.py', 'make_toy_data.py',
-                                  'box_edge_stats.py',
+                                  'box_edge_stats.py', 'jitter_boxes.py',
                                   'dist_train.sh', 'dist_test.sh',
                                   'slurm_train.sh'])
 def test_every_tool_has_help(tool):
