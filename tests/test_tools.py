@@ -432,3 +432,42 @@ def test_bench_quality_eval_data(tmp_path, monkeypatch, capsys):
     evaluated.clear()  # evaluated once: a second call reuses every figure
     bench_quality.main(argv)
     assert evaluated == []
+
+
+def test_bench_quality_resumes_a_cut_off_run_and_tells_a_peer_its_teacher(
+        tmp_path, monkeypatch):
+    """A run folder with a checkpoint but no metrics (cut off, or trained
+    and not evaluated) is resumed, not started over, and its training time
+    is unknown; a peer's distillation detector (mmdet's LD) is told where
+    its teacher is when trained and when tested, since it loads it to
+    predict too."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import bench_quality
+    trained, evaluated = [], []
+
+    def train(config, run_dir, seed, opts, resume=False):
+        trained.append((osp.basename(run_dir), opts, resume))
+        return osp.join(run_dir, 'epoch_36.pth'), 5.0
+
+    def evaluate(config, checkpoint, work_dir, opts):
+        evaluated.append((osp.basename(work_dir), opts))
+        with open(osp.join(work_dir, 'metrics.json'), 'w') as f:
+            json.dump(dict(metrics={'coco/bbox_mAP': 0.2}), f)
+
+    monkeypatch.setattr(bench_quality, 'train', train)
+    monkeypatch.setattr(bench_quality, 'evaluate', evaluate)
+    cut = tmp_path / 'mmdet-ld_seed0'
+    cut.mkdir()
+    (cut / 'last_checkpoint').write_text(str(cut / 'epoch_20.pth'))
+    (tmp_path / 'student_seed0').mkdir()
+    ckpts = {'teacher': 'work/teacher.pth'}
+    for method in ('mmdet-ld', 'student'):
+        assert bench_quality.run_one('det', method, 0, str(tmp_path),
+                                     ['x=1'], ckpts) == (0.2, None if
+                                                         method == 'mmdet-ld'
+                                                         else 5.0)
+    teacher = 'model.teacher_ckpt=work/teacher.pth'
+    assert trained == [('mmdet-ld_seed0', ['x=1', teacher], True),
+                       ('student_seed0', ['x=1'], False)]
+    assert evaluated == [('mmdet-ld_seed0', ['x=1', teacher]),
+                         ('student_seed0', ['x=1'])]

@@ -163,14 +163,16 @@ def data_tag(folder):
     return osp.basename(osp.normpath(folder))
 
 
-def evaluate_on(config, checkpoint, out_dir, eval_data):
-    """The plain model's metrics on ``eval_data``'s val split, evaluated
-    once into ``out_dir/metrics.json`` and reused after."""
+def evaluate_on(config, checkpoint, out_dir, eval_data, opts=()):
+    """The plain model's metrics on ``eval_data``'s val split (with the
+    config overrides ``opts``), evaluated once into ``out_dir/metrics.json``
+    and reused after."""
     out = osp.join(out_dir, 'metrics.json')
     if not osp.isfile(out):
         os.makedirs(out_dir, exist_ok=True)  # evaluate logs into it
         evaluate(config, checkpoint, out_dir,
-                 [f'{k}={v}' for k, v in data_options(eval_data).items()])
+                 [f'{k}={v}' for k, v in data_options(eval_data).items()] +
+                 list(opts))
     with open(out) as f:
         return json.load(f)['metrics']
 
@@ -188,28 +190,34 @@ def run_one(task, method, seed, work_dir, opts, teacher_ckpts,
     run_dir = osp.join(work_dir, f'{prefix}{run_name}_seed{seed}')
     done = osp.join(run_dir, 'metrics.json')
     plain = osp.join(run_dir, 'student_exported.pth')
+    first = next(iter(teacher_ckpts.values()), None)
+    # a peer's distillation detector builds (and loads) its teacher even
+    # to predict, so its test runs are told where the teacher is too
+    peer = [f'model.teacher_ckpt={first}'] if method.startswith(
+        'mmdet-') else []
     if osp.isfile(done):
         with open(done) as f:
             result = json.load(f)
         print(f'reusing {run_dir}', flush=True)
     else:
-        extra = []
-        first = next(iter(teacher_ckpts.values()))
+        extra = list(peer)
         if distilled:
             keys = which[0] if which else {'model.teacher': None}
             extra += [f'{key}.checkpoint={teacher_ckpts.get(name, first)}'
                       for key, name in keys.items()]
-        elif method.startswith('mmdet-'):
-            extra.append(f'model.teacher_ckpt={first}')
-        last, secs = train(config, run_dir, seed, opts + extra)
+        # a run that was cut off (or trained but not evaluated) resumes
+        # from its last checkpoint; its training time is then unknown
+        resume = osp.isfile(osp.join(run_dir, 'last_checkpoint'))
+        last, secs = train(config, run_dir, seed, opts + extra,
+                           resume=resume)
         if distilled:
             sh(['tools/export_student.py', config, last, plain])
             last = plain
         evaluate(osp.splitext(plain)[0] + '.py' if distilled else config,
-                 last, run_dir, opts)
+                 last, run_dir, opts + peer)
         with open(done) as f:
             result = json.load(f)
-        result['train_s'] = secs
+        result['train_s'] = None if resume else secs
         with open(done, 'w') as f:
             json.dump(result, f)
     metrics = result['metrics']
@@ -220,7 +228,7 @@ def run_one(task, method, seed, work_dir, opts, teacher_ckpts,
             with open(osp.join(run_dir, 'last_checkpoint')) as f:
                 last = f.read().strip()
         metrics = evaluate_on(config, last, osp.join(
-            run_dir, f'val-{data_tag(eval_data)}'), eval_data)
+            run_dir, f'val-{data_tag(eval_data)}'), eval_data, peer)
     return metrics[METRIC[task]], result.get('train_s')
 
 

@@ -61,12 +61,14 @@ def data_options(data) -> dict:
             'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann}
 
 
-def train(config, work_dir, seed, opts):
-    """tools/train.py; returns (last checkpoint, wall seconds)."""
+def train(config, work_dir, seed, opts, resume=False):
+    """tools/train.py (with ``--resume`` from ``work_dir``'s last checkpoint
+    when ``resume``); returns (last checkpoint, wall seconds)."""
     os.makedirs(work_dir, exist_ok=True)
     start = time.time()
-    sh(['tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
-        f'randomness.seed={seed}'] + opts,
+    sh(['tools/train.py', config, '--work-dir', work_dir] +
+       (['--resume'] if resume else []) +
+       ['--cfg-options', f'randomness.seed={seed}'] + opts,
        log=osp.join(work_dir, 'train_stdout.log'))
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip(), time.time() - start
