@@ -12,7 +12,7 @@ Example:
     python tools/jitter_boxes.py data/toy data/toy-boxnoise --sigma 0.1
     python tools/make_toy_data.py --out data/toy-seed1 --seed 1 --tasks det
     python tools/jitter_boxes.py data/toy-seed1 data/toy-seed1-boxnoise \\
-        --sigma 0.1
+        --sigma 0.1 --seed 1
 """
 import argparse
 import json
@@ -65,8 +65,8 @@ def jitter_boxes(src, out, sigma, seed=0):
     for ann in coco['annotations']:
         ann['bbox'] = jitter_box(ann['bbox'], sigma, rng,
                                  *sizes[ann['image_id']])
-    coco['info'] = dict(coco.get('info', {}), box_noise=dict(
-        sigma=sigma, seed=seed, source=osp.abspath(src)))
+    noise = dict(sigma=sigma, seed=seed, source=osp.abspath(src))
+    coco['info'] = dict(coco.get('info', {}), box_noise=noise)
     with open(osp.join(out, 'det', 'annotations', 'instances_train.json'),
               'w') as f:
         json.dump(coco, f, sort_keys=True)
@@ -75,7 +75,7 @@ def jitter_boxes(src, out, sigma, seed=0):
     if osp.isfile(meta_src):
         with open(meta_src) as f:
             meta = json.load(f)
-    meta['box_noise'] = dict(sigma=sigma, seed=seed, source=osp.abspath(src))
+    meta['box_noise'] = noise
     with open(osp.join(out, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=2, sort_keys=True)
     return len(coco['annotations'])
