@@ -1,11 +1,13 @@
-"""Building and loading frozen teachers (and students given by config)."""
+"""Building and loading frozen teachers (and students given by config), and
+how several teachers are weighted."""
 import os.path as osp
-from typing import Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from torch import nn
 
+from kdtools.registry import MODELS
 from kdtools.utils.checkpoint import load_checkpoint_file
 from kdtools.utils.config import load_config, resolve_scopes
 from kdtools.utils.errors import CheckpointError, ConfigError
@@ -111,3 +113,62 @@ def disable_inplace(model: nn.Module) -> int:
             m.inplace = False
             changed += 1
     return changed
+
+
+def named_teachers(teachers: Optional[Dict[str, dict]],
+                   teacher: Optional[dict]) -> Dict[str, dict]:
+    """``teachers``, or ``dict(teacher=teacher)`` for the shorthand."""
+    if teacher is not None:
+        if teachers:
+            raise ConfigError('give either teacher=... or teachers=...')
+        teachers = dict(teacher=teacher)
+    if not teachers:
+        raise ConfigError('Distiller: no teacher given (teacher=dict('
+                          'config=..., checkpoint=...))')
+    return teachers
+
+
+def student_cfg_from(student: dict) -> ConfigDict:
+    """The student's model dict: a model dict, or ``dict(config=...)``."""
+    return model_cfg_from(student['config'], 'student') \
+        if 'config' in student and 'type' not in student \
+        else ConfigDict(resolve_scopes(dict(student)))
+
+
+def build_teacher(owner: str, cfg: dict, default_recorders: Optional[dict]
+                  ) -> Tuple[nn.Module, dict, str]:
+    """The teacher ``owner`` (``teachers.<name>``) from its entry
+    ``dict(config=..., checkpoint=..., recorders=None,
+    trust_checkpoint=False)``: built, loaded strictly, frozen, in-place
+    activations off when it is recorded. Returns the model, its recorder
+    configs (its own ``recorders`` or ``default_recorders``) and the name
+    errors give them."""
+    tcfg = dict(cfg)
+    unknown = set(tcfg) - {'config', 'checkpoint', 'recorders',
+                           'trust_checkpoint'}
+    if unknown or 'config' not in tcfg:
+        raise ConfigError(
+            f'{owner}: expected keys config, checkpoint (recorders, '
+            f'trust_checkpoint optional); got {sorted(tcfg)}')
+    model = MODELS.build(model_cfg_from(tcfg['config'], owner))
+    load_strict(model, tcfg.get('checkpoint'), owner,
+                trusted=tcfg.get('trust_checkpoint') or None)
+    freeze(model)
+    if tcfg.get('recorders', default_recorders):
+        disable_inplace(model)
+    recs = dict(tcfg.get('recorders', default_recorders) or {})
+    rec_owner = f'{owner}.recorders' if 'recorders' in tcfg \
+        else 'teacher_recorders'
+    return model, recs, rec_owner
+
+
+def normalised_weights(weights: Optional[Dict[str, float]],
+                       names: Sequence[str]) -> Dict[str, float]:
+    """``teacher_weights`` (default: equal) scaled to sum to 1."""
+    weights = weights or {n: 1.0 for n in names}
+    unknown = set(weights) - set(names)
+    if unknown:
+        raise ConfigError(f'teacher_weights names {sorted(unknown)}; the '
+                          f'teachers are {sorted(names)}')
+    total = sum(weights.get(n, 0.0) for n in names)
+    return {n: weights.get(n, 0.0) / total for n in names}
