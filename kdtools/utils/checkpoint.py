@@ -16,6 +16,7 @@ config, or :func:`trust_checkpoint`).
 writes atomic (temporary file, fsync, rename), so a run killed during a save
 never leaves a truncated checkpoint behind.
 """
+import logging
 import os
 import os.path as osp
 import pickle
@@ -121,9 +122,19 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
         raise CheckpointError(
             f'checkpoint {filename!r} does not exist (expected a .pth file '
             'written by torch.save / mmengine)')
+    if osp.getsize(filename) == 0:
+        raise CheckpointError(
+            f'checkpoint {filename!r} is empty (0 bytes: a save that never '
+            'completed?); expected a .pth file written by torch.save / '
+            'mmengine')
     if trusted is None:
         trusted = is_trusted(filename)
     if trusted:
+        from mmengine.logging import print_log
+        print_log(f'kdtools: loading {filename!r} with full unpickling (it '
+                  'was trusted: --trust-checkpoint / trusted_checkpoints); '
+                  'code pickled in it runs', logger='current',
+                  level=logging.WARNING)
         return torch.load(filename, map_location=map_location,
                           weights_only=False)
     try:
@@ -161,11 +172,20 @@ def _atomic_put(self, obj: bytes, filepath) -> None:
             f.write(obj)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp creates 0600; a checkpoint gets what open() would give it
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, filepath)
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read without changing it for good)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 _PATCHED = False
@@ -178,9 +198,13 @@ def patch_mmengine() -> None:
     if _PATCHED:
         return
     from mmengine.fileio.backends import LocalBackend
+    from mmengine.hooks import CheckpointHook
     from mmengine.runner.checkpoint import CheckpointLoader
+
+    from .checkpoint_order import save_checkpoint_with_step
     _load_from_local.__name__ = 'load_from_local'
     CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local,
                                      force=True)
     LocalBackend.put = _atomic_put
+    CheckpointHook._save_checkpoint_with_step = save_checkpoint_with_step
     _PATCHED = True
