@@ -26,10 +26,36 @@ def _is_complete_checkpoint(path: str) -> bool:
         return False
 
 
+def _recover_temporaries(work_dir: str) -> None:
+    """Finish or clean up saves a kill interrupted: a complete temporary
+    checkpoint (``.<name>.pth.<random>.tmp``, written and fsynced but not yet
+    renamed) whose checkpoint does not exist becomes that checkpoint; any
+    other temporary (and a half-written ``last_checkpoint.tmp``) is
+    removed."""
+    for tmp in glob.glob(osp.join(work_dir, '.*.pth.*.tmp')):
+        name = osp.basename(tmp)[1:].rsplit('.', 2)[0]
+        target = osp.join(work_dir, name)
+        try:
+            if not osp.exists(target) and _is_complete_checkpoint(tmp):
+                os.replace(tmp, target)
+            else:
+                os.remove(tmp)
+        except FileNotFoundError:  # another rank got there first
+            pass
+    stale = osp.join(work_dir, 'last_checkpoint.tmp')
+    if osp.isfile(stale):
+        try:
+            os.remove(stale)
+        except FileNotFoundError:
+            pass
+
+
 def find_resume_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint ``--resume`` continues from: the one named in
     ``work_dir/last_checkpoint`` if it is complete, else the newest complete
-    ``*.pth`` in ``work_dir``; None if there is none."""
+    ``*.pth`` in ``work_dir`` (after recovering interrupted saves); None if
+    there is none."""
+    _recover_temporaries(work_dir)
     record = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(record):
         with open(record) as f:
@@ -55,18 +81,59 @@ def resolve_work_dir(cfg: Config, config_path: str,
             'work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
-    """Run ``--launcher pytorch`` on machines without CUDA: gloo process
-    group (mmengine's own init would call ``torch.cuda.set_device``) and
-    DDP without ``device_ids``."""
-    cfg.launcher = launcher
-    if launcher == 'none' or torch.cuda.is_available():
+# how long a CPU (gloo) rank waits in a collective for a rank that stalled
+# before the run fails (torch's default is 30 minutes); set
+# env_cfg.dist_cfg.timeout (seconds) or tools/train.py --dist-timeout
+CPU_DIST_TIMEOUT_S = 300
+
+
+def needs_unused_parameters(model_cfg) -> bool:
+    """Whether some iterations leave trainable parameters out of the loss:
+    a Distiller with ``loss_schedules`` (a term or the student's task loss
+    switched on or off by iteration/epoch, e.g. FSP's stage 1 trains only the
+    layers its matrices reach) or with ``student_loss_weight=0`` (the
+    student runs only as far as its recorders need). DDP must then look for
+    unused parameters, or its gradient reduction never completes
+    ("Expected to have finished reduction") and the ranks' weights drift
+    apart."""
+    model_cfg = model_cfg or {}
+    return bool(model_cfg.get('loss_schedules')) or \
+        model_cfg.get('student_loss_weight', 1) == 0
+
+
+def configure_ddp(cfg: Config) -> None:
+    """Set DDP's ``find_unused_parameters`` from the model's schedule where
+    the user has not set it (:func:`needs_unused_parameters`)."""
+    if not needs_unused_parameters(cfg.get('model')):
         return
+    wrapper = cfg.get('model_wrapper_cfg')
+    if wrapper is not None:
+        wrapper.setdefault('find_unused_parameters', True)
+    elif cfg.get('find_unused_parameters') is None:
+        cfg.find_unused_parameters = True
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
+    """Distributed set-up for ``--launcher pytorch|slurm|mpi``: DDP's unused
+    parameter search from the schedule (:func:`configure_ddp`); on machines
+    without CUDA, a gloo process group (mmengine's own init would call
+    ``torch.cuda.set_device``) and DDP without ``device_ids``."""
+    cfg.launcher = launcher
+    if launcher == 'none':
+        return
+    configure_ddp(cfg)
+    if torch.cuda.is_available():
+        return
+    import datetime
+
     import torch.distributed as dist
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg.backend = 'gloo'
+    timeout = cfg.env_cfg.dist_cfg.setdefault('timeout',
+                                              CPU_DIST_TIMEOUT_S)
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
+        dist.init_process_group(
+            backend='gloo', timeout=datetime.timedelta(seconds=timeout))
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))
@@ -93,6 +160,26 @@ def prepare_checkpoint_trust(cfg: Config, extra=()) -> None:
     trust_checkpoints(trusted)
 
 
+def _refuse_lost_progress(work_dir: str) -> None:
+    """``--resume`` found nothing loadable: fine in a fresh work dir, an
+    error where an earlier run saved checkpoints (never restart from scratch
+    over them silently)."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    left = sorted(glob.glob(osp.join(work_dir, '*.pth')))
+    if not osp.isfile(record) and not left:
+        return
+    named = ''
+    if osp.isfile(record):
+        with open(record) as f:
+            named = f.read().strip()
+    raise CheckpointError(
+        f'--resume: {work_dir!r} holds no complete checkpoint (last_checkpoint'
+        f' names {named or "nothing"!r}; checkpoint files: '
+        f'{[osp.basename(p) for p in left] or "none"}); expected a readable '
+        '.pth to continue from: pass --resume PATH, or remove the work dir '
+        'to start over')
+
+
 def resolve_resume(cfg: Config, resume: Optional[str]) -> None:
     """``--resume`` (auto: the newest complete checkpoint in the work dir)
     or ``--resume PATH``."""
@@ -101,6 +188,7 @@ def resolve_resume(cfg: Config, resume: Optional[str]) -> None:
     if resume == 'auto':
         found = find_resume_checkpoint(cfg.work_dir)
         if found is None:
+            _refuse_lost_progress(cfg.work_dir)
             print(f'kdtools: no checkpoint in {cfg.work_dir!r} to resume '
                   'from; training starts from the beginning', flush=True)
             return
@@ -127,6 +215,18 @@ def check_optim_wrapper(cfg: Config) -> None:
             ', student=dict(...), discriminator=dict(...))')
 
 
+def add_non_finite_stop(cfg: Config) -> None:
+    """Every training run stops at the first non-finite loss or gradient
+    norm (:class:`~kdtools.engine.hooks.StopOnNonFiniteHook`), unless its
+    config lists the hook already."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    name = 'StopOnNonFiniteHook'
+    if any(str(h.get('type', '')).split('.')[-1] == name for h in hooks):
+        return
+    hooks.append(dict(type=f'kdtools.{name}'))
+    cfg.custom_hooks = hooks
+
+
 def build_runner(cfg: Config, mode: str = 'train'):
     """Check the datasets the run will read (``mode`` 'train': train, val and
     test; 'test': test), then build the config's Runner (or the
@@ -136,6 +236,7 @@ def build_runner(cfg: Config, mode: str = 'train'):
     if mode == 'train':
         check_optim_wrapper(cfg)
         check_runner_datasets(cfg)
+        add_non_finite_stop(cfg)
     else:
         check_runner_datasets(cfg, loaders=('test_dataloader', ))
     os.makedirs(cfg.work_dir, exist_ok=True)

@@ -1,4 +1,6 @@
 from .optimizer_reset_hook import OptimizerResetHook
+from .stop_on_non_finite_hook import NonFiniteLossError, StopOnNonFiniteHook
 from .teacher_eval_hook import TeacherEvalHook
 
-__all__ = ['OptimizerResetHook', 'TeacherEvalHook']
+__all__ = ['NonFiniteLossError', 'OptimizerResetHook', 'StopOnNonFiniteHook',
+           'TeacherEvalHook']
