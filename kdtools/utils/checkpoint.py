@@ -20,7 +20,9 @@ import logging
 import os
 import os.path as osp
 import pickle
+import re
 import tempfile
+import warnings
 from collections import OrderedDict, defaultdict
 from typing import Iterable, List, Optional, Set, Union
 
@@ -103,8 +105,17 @@ def _unsafe_globals(filename: str) -> List[str]:
 
 
 def _unpickler_reason(error: Exception) -> str:
-    """The one informative line of torch's weights-only error."""
-    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    """What torch's weights-only error says the file pickles, worded to
+    follow "it pickles": the refused global's name, or that the file is a
+    raw pickle stream rather than a ``torch.save`` file."""
+    text = str(error)
+    m = re.search(r'GLOBAL (\S+) was not an allowed global', text)
+    if m:
+        return m.group(1)
+    if 'Unsupported operand' in text:
+        return ('a raw pickle stream (not a torch.save file: pickle.dump or '
+                'an old custom format)')
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     for i, line in enumerate(lines):
         if 'WeightsUnpickler error' in line:
             rest = line.split('WeightsUnpickler error:', 1)[1].strip()
@@ -138,7 +149,10 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
         return torch.load(filename, map_location=map_location,
                           weights_only=False)
     try:
-        with torch.serialization.safe_globals(mmlab_safe_globals()):
+        with torch.serialization.safe_globals(mmlab_safe_globals()), \
+                warnings.catch_warnings():
+            # raw pickles: "Detected pickle protocol 4 ..."; refused below
+            warnings.filterwarnings('ignore', 'Detected pickle protocol')
             return torch.load(filename, map_location=map_location,
                               weights_only=True)
     except pickle.UnpicklingError as e:
