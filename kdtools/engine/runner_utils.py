@@ -215,15 +215,20 @@ def check_optim_wrapper(cfg: Config) -> None:
             ', student=dict(...), discriminator=dict(...))')
 
 
-def add_non_finite_stop(cfg: Config) -> None:
-    """Every training run stops at the first non-finite loss or gradient
-    norm (:class:`~kdtools.engine.hooks.StopOnNonFiniteHook`), unless its
-    config lists the hook already."""
+# hooks every training run gets unless its config lists them: stop at the
+# first non-finite loss, keep the random generators' state in checkpoints
+KDTOOLS_TRAIN_HOOKS = ('StopOnNonFiniteHook', 'RandomStateHook')
+
+
+def add_kdtools_hooks(cfg: Config) -> None:
+    """Add :data:`KDTOOLS_TRAIN_HOOKS` to ``custom_hooks`` (by their
+    ``kdtools.`` scoped names, so they build under any default scope), each
+    unless the config lists it already."""
     hooks = list(cfg.get('custom_hooks', None) or [])
-    name = 'StopOnNonFiniteHook'
-    if any(str(h.get('type', '')).split('.')[-1] == name for h in hooks):
-        return
-    hooks.append(dict(type=f'kdtools.{name}'))
+    listed = {str(h.get('type', '')).split('.')[-1] for h in hooks}
+    for name in KDTOOLS_TRAIN_HOOKS:
+        if name not in listed:
+            hooks.append(dict(type=f'kdtools.{name}'))
     cfg.custom_hooks = hooks
 
 
@@ -236,7 +241,7 @@ def build_runner(cfg: Config, mode: str = 'train'):
     if mode == 'train':
         check_optim_wrapper(cfg)
         check_runner_datasets(cfg)
-        add_non_finite_stop(cfg)
+        add_kdtools_hooks(cfg)
     else:
         check_runner_datasets(cfg, loaders=('test_dataloader', ))
     os.makedirs(cfg.work_dir, exist_ok=True)

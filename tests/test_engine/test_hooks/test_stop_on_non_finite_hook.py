@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from kdtools.engine.hooks import NonFiniteLossError
-from kdtools.engine.runner_utils import add_non_finite_stop
+from kdtools.engine.runner_utils import add_kdtools_hooks
 
 
 class BlowsUp(BaseModel):
@@ -33,7 +33,7 @@ class BlowsUp(BaseModel):
 
 def _runner(tmp_path, model, clip_grad=None):
     cfg = Config(dict(custom_hooks=[]))
-    add_non_finite_stop(cfg)
+    add_kdtools_hooks(cfg)
     optim = dict(optimizer=dict(type='SGD', lr=0.01))
     if clip_grad:
         optim['clip_grad'] = clip_grad
@@ -79,8 +79,10 @@ def test_non_finite_grad_norm_stops(tmp_path):
 
 def test_the_hook_is_added_once():
     cfg = Config(dict(custom_hooks=[dict(type='StopOnNonFiniteHook')]))
-    add_non_finite_stop(cfg)
-    assert len(cfg.custom_hooks) == 1
+    add_kdtools_hooks(cfg)
+    assert [h['type'] for h in cfg.custom_hooks] == [
+        'StopOnNonFiniteHook', 'kdtools.RandomStateHook']
     cfg = Config(dict())
-    add_non_finite_stop(cfg)
-    assert cfg.custom_hooks == [dict(type='kdtools.StopOnNonFiniteHook')]
+    add_kdtools_hooks(cfg)
+    assert cfg.custom_hooks == [dict(type='kdtools.StopOnNonFiniteHook'),
+                                dict(type='kdtools.RandomStateHook')]
