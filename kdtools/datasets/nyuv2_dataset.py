@@ -86,9 +86,14 @@ class NYUv2Dataset(BaseSegDataset):
         return mapping
 
     @classmethod
-    def preflight(cls, cfg: dict, key: str) -> None:
-        """Check the folder layout and the label values before training: one
-        error naming what was found and what was expected."""
+    def preflight(cls, cfg: dict, key: str,
+                  checks: Optional[dict] = None) -> None:
+        """Check the folder layout, the images (exist, header reads) and the
+        label values (each label map read in full) before training: one
+        error naming what was found and what was expected. ``checks``
+        (``preflight_checks`` in the config) switches the ``images`` and
+        ``labels`` checks; the layout is always checked."""
+        checks = checks or {}
         root = cfg.get('data_root') or ''
         prefix = cfg.get('data_prefix') or dict(
             img_path='images/train', seg_map_path='labels40/train')
@@ -119,17 +124,31 @@ class NYUv2Dataset(BaseSegDataset):
             raise DatasetError(
                 f'NYUv2: {len(missing)} images in {img_dir!r} have no label '
                 f'in {seg_dir!r} (e.g. {missing[0]}{seg_suffix}); {layout}')
-        from PIL import Image
-        for name in sorted(images):
+        from kdtools.datasets.checks.images import for_each_file, image_size
+        from kdtools.datasets.checks.seg import label_values
+        names = sorted(images)
+        if checks.get('images', True):
+            img_key = f'{key}.data_prefix.img_path'
+            for_each_file(
+                lambda n: image_size(osp.join(img_dir, n + img_suffix),
+                                     img_key),
+                names, 'images (header read)', key, 'images')
+        if not checks.get('labels', True):
+            return
+        seg_key = f'{key}.data_prefix.seg_map_path'
+
+        def check_label(name: str) -> None:
             path = osp.join(seg_dir, name + seg_suffix)
-            label = np.asarray(Image.open(path))
-            if label.ndim != 2:
-                raise DatasetError(
-                    f'NYUv2: label {path!r} has shape {label.shape}; '
-                    'expected a single-channel map of NYU-40 ids')
-            bad = np.unique(label[label > 40])
+            try:
+                values = label_values(path, seg_key, 'label', 'NYU-40 ids')
+            except DatasetError as e:
+                raise DatasetError(f'NYUv2: {e}') from None
+            bad = values[values > 40]
             if bad.size:
                 raise DatasetError(
                     f'NYUv2: label {path!r} holds values '
                     f'{bad[:5].tolist()} outside the NYU-40 ids 0..40 '
                     '(0 unlabelled)')
+
+        for_each_file(check_label, names, 'label maps (full read)', key,
+                      'labels')
