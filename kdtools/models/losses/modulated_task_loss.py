@@ -1,0 +1,93 @@
+"""The task (one-hot) term of data-free inversion, weighted by SSD-KD's
+modulating function phi."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from kdtools.registry import MODELS
+
+
+def diversity_weight(pred_labels: Tensor, num_classes: int, kappa: float,
+                     scope_labels: Optional[Tensor] = None) -> Tensor:
+    """``phi_div(x_j) = (n_{yhat_j} / nbar)^kappa`` (DATAFREE.md 2.7), no
+    gradient. ``n_c`` counts the teacher-argmax labels of the scope (the
+    batch, plus ``scope_labels`` for ``scope='buffer+batch'``);
+    ``nbar = (1/|scope|) sum_k n_{yhat_k}``. Shapes: ``pred_labels (B,)``,
+    ``scope_labels (M,)`` -> ``(B,)``."""
+    scope = pred_labels if scope_labels is None else torch.cat(
+        [pred_labels, scope_labels.to(pred_labels)])
+    counts = torch.bincount(scope, minlength=num_classes).to(torch.float)
+    nbar = counts[scope].mean()
+    return (counts[pred_labels] / nbar).pow(kappa)
+
+
+@MODELS.register_module()
+class ModulatedTaskLoss(nn.Module):
+    """SSD-KD's modulated task term (Liu et al., "Small Scale Data-Free
+    Knowledge Distillation", CVPR 2024; DATAFREE.md 2.5 and 2.7, the [C]
+    reading of phi)::
+
+        L = (1/B) sum_j phi(x_j) * CE(t_j, c_j)
+        phi(x_j) = sg[(n_{yhat_j} / nbar)^kappa] * (1 - p_t(c_j | x_j))^gamma
+
+    ``c_j`` is the random target class of sample j, ``yhat_j = argmax t_j``
+    the teacher's prediction, ``n_c`` the number of samples in the scope
+    predicted as c. The difficulty factor is not detached, so with kappa=0
+    this is exactly the focal loss; the diversity factor is
+    (piecewise constant, detached). With ``gamma=0, kappa=0`` it is the
+    plain cross-entropy of Fast-Datafree's ``loss_oh`` (Fang et al., AAAI
+    2022) and DeepInversion (Yin et al., CVPR 2020).
+
+    Shapes: ``logits (B, C)`` teacher logits of the augmented synthetic
+    batch (gradients flow to the images through them); ``target (B,)``
+    long; ``weight (B,)`` optional per-sample weight; ``scope_labels
+    (M,)`` optional teacher-argmax labels of the buffer. Classification
+    only: the per-pixel form of DATAFREE.md 7 is not built yet.
+
+    Args:
+        gamma (float): difficulty exponent (focal; 2).
+        kappa (float): diversity exponent (+1 for classification).
+        loss_weight (float): lambda_oh.
+        reduction (str): 'mean', 'sum' or 'none' (mmdet loss API).
+    """
+
+    def __init__(self, gamma: float = 2.0, kappa: float = 1.0,
+                 loss_weight: float = 1.0, reduction: str = 'mean') -> None:
+        super().__init__()
+        if gamma < 0:
+            raise ValueError(f'gamma={gamma}; expected >= 0')
+        self.gamma, self.kappa = float(gamma), float(kappa)
+        self.loss_weight, self.reduction = loss_weight, reduction
+
+    def phi(self, logits: Tensor, target: Tensor,
+            scope_labels: Optional[Tensor] = None) -> Tensor:
+        """phi per sample ``(B,)`` (the difficulty factor with gradient)."""
+        p_target = F.softmax(logits, dim=1).gather(
+            1, target[:, None]).squeeze(1)
+        phi = (1 - p_target).pow(self.gamma) if self.gamma else \
+            torch.ones_like(p_target)
+        if self.kappa:
+            phi = phi * diversity_weight(logits.detach().argmax(1),
+                                         logits.shape[1], self.kappa,
+                                         scope_labels)
+        return phi
+
+    def forward(self, logits: Tensor, target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                scope_labels: Optional[Tensor] = None) -> Tensor:
+        reduction = reduction_override or self.reduction
+        loss = self.phi(logits, target, scope_labels) * F.cross_entropy(
+            logits, target, reduction='none')
+        if weight is not None:
+            loss = loss * weight
+        if reduction == 'none':
+            out = loss
+        elif reduction == 'sum':
+            out = loss.sum()
+        else:
+            out = loss.sum() / avg_factor if avg_factor else loss.mean()
+        return self.loss_weight * out
