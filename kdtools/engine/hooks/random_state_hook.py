@@ -42,15 +42,48 @@ class RandomStateHook(Hook):
     seeds them from the config's seed alone). Workers kept across epochs
     (``persistent_workers=True``) hold generators no checkpoint can reach;
     there a resumed run's augmentation differs. Loading weights with
-    ``load_from`` (no resume) restores nothing. ``tools/train.py`` adds this
+    ``load_from`` (no resume) restores nothing. In a distributed run the
+    ranks' states are gathered once per epoch (per iteration when checkpoints
+    are saved by iteration); a checkpoint saved elsewhere (the best one,
+    after validation) holds rank 0's alone. ``tools/train.py`` adds this
     hook to every run that does not list it.
     """
 
-    priority = 'VERY_LOW'
+    # before CheckpointHook (VERY_LOW) in the same event
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._states = None  # every rank's state, gathered at ``_at``
+        self._at = None
+        self._by_iter = False
+
+    def before_train(self, runner) -> None:
+        from mmengine.hooks import CheckpointHook
+        self._by_iter = any(isinstance(h, CheckpointHook) and not h.by_epoch
+                            for h in runner.hooks)
+
+    def _gather(self, runner) -> None:
+        """``Runner.save_checkpoint`` runs on rank 0 alone, so the ranks'
+        states are gathered where every rank passes, just before the
+        CheckpointHook of the same event saves (once per epoch, or once per
+        iteration when checkpoints are saved by iteration)."""
+        if get_world_size() > 1:
+            self._states = all_gather_object(_random_state())
+            self._at = runner.iter
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        if self._by_iter:
+            self._gather(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        self._gather(runner)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        states = all_gather_object(_random_state()) \
-            if get_world_size() > 1 else [_random_state()]
+        if get_world_size() > 1 and self._at == runner.iter:
+            states = self._states
+        else:  # one process, or a save no gathering preceded (best ckpt):
+            states = [_random_state()]  # this rank's alone
         checkpoint['random_state'] = states
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
