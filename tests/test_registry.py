@@ -1,5 +1,5 @@
-"""Registries: kdtools scope, reach into mmdet/mmseg/mmpretrain, and config
-inheritance from package and local configs."""
+"""Registries: kdtools scope, reach into mmdet/mmseg/mmpretrain, scoped
+models built with their children in their own scope."""
 import os.path as osp
 
 import pytest
@@ -9,8 +9,8 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
 
 from kdtools.registry import DATASETS, HOOKS, MODELS
-from kdtools.utils import ConfigError, load_config, resolve_scopes
-from conftest import CONFIGS, write_config
+from kdtools.utils import resolve_scopes
+from conftest import CONFIGS
 
 
 def test_kdtools_registries_are_children_of_mmengine_roots():
@@ -56,74 +56,76 @@ def test_scoped_model_builds_children_in_its_scope():
     assert type(model.bbox_head).__module__ == 'mmdet.models.dense_heads.gfl_head'
 
 
-def test_resolve_scopes_leaves_explicit_scope_and_unknown_prefixes():
-    cfg = dict(type='mmdet.GFL', _scope_='mmseg',
-               child=dict(type='my.Thing'), items=[dict(type='mmseg.X')])
-    resolve_scopes(cfg)
-    assert cfg['_scope_'] == 'mmseg'
-    assert '_scope_' not in cfg['child']
-    assert cfg['items'][0] == dict(type='X', _scope_='mmseg')
+@pytest.mark.parametrize('scope', ['mmdet', 'mmseg', 'mmpretrain'])
+def test_kdtools_types_resolve_from_any_default_scope(scope):
+    """A config that inherits a stock mmdet/mmseg/mmpretrain config runs in
+    that library's scope; kdtools' own types must still resolve bare."""
+    from mmengine.registry import HOOKS as ROOT_HOOKS
+    from mmengine.registry import \
+        OPTIM_WRAPPER_CONSTRUCTORS as ROOT_CONSTRUCTORS
+
+    from kdtools.datasets import ToyDetDataset
+    from kdtools.engine import (DistillerOptimWrapperConstructor,
+                                TeacherEvalHook)
+    from kdtools.models import Distiller, FeatureImitationLoss, ModuleOutputs
+    for root, name, cls in [
+            (ROOT_MODELS, 'Distiller', Distiller),
+            (ROOT_MODELS, 'FeatureImitationLoss', FeatureImitationLoss),
+            (ROOT_MODELS, 'ModuleOutputs', ModuleOutputs),
+            (ROOT_HOOKS, 'TeacherEvalHook', TeacherEvalHook),
+            (ROOT_CONSTRUCTORS, 'DistillerOptimWrapperConstructor',
+             DistillerOptimWrapperConstructor),
+            (ROOT_DATASETS, 'ToyDetDataset', ToyDetDataset)]:
+        with root.switch_scope_and_registry(scope) as registry:
+            assert registry.scope == scope
+            assert registry.get(name) is cls, (scope, name)
+    with DefaultScope.overwrite_default_scope(scope):
+        hook = ROOT_HOOKS.build(dict(type='TeacherEvalHook'))
+        loss = ROOT_MODELS.build(dict(type='FeatureImitationLoss'))
+    assert type(hook) is TeacherEvalHook
+    assert type(loss) is FeatureImitationLoss
 
 
-def test_inherit_from_mmdet_package_config(tmp_path):
-    path = write_config(
-        tmp_path / 'cfg.py', '_base_/models/gfl_r18_fpn.py',
-        extra_bases=[osp.join(CONFIGS, '_base_/datasets/toy_det.py'),
-                     'mmdet::_base_/schedules/schedule_1x.py',
-                     'mmdet::_base_/default_runtime.py'],
-        body="default_scope = 'kdtools'")
-    cfg = load_config(path)
-    # from mmdet's schedule_1x.py, resolved in mmdet's scope
-    assert cfg.train_cfg.max_epochs == 12
-    assert cfg.param_scheduler[1].milestones == [8, 11]
-    assert cfg.optim_wrapper.optimizer.type == 'SGD'
-    assert cfg.model.type == 'GFL' and cfg.model._scope_ == 'mmdet'
-    assert cfg.default_scope == 'kdtools'
+def test_plain_mmengine_builds_scoped_type_children_in_its_library():
+    """``type='mmdet.GFL'`` built by plain mmengine (no resolve_scopes) in
+    kdtools' scope: mmdet's code then builds bare names (GFLHead's default
+    ``DistancePointBBoxCoder``, the config's ``AnchorGenerator``) in the
+    default scope, kdtools'; they resolve in mmdet, the library asking."""
+    from mmdet.models.task_modules import (AnchorGenerator,
+                                           DistancePointBBoxCoder)
+    cfg = Config.fromfile(osp.join(CONFIGS, '_base_/models/gfl_r18_fpn.py'))
+    assert '_scope_' not in cfg.model
+    with DefaultScope.overwrite_default_scope('kdtools'):
+        model = ROOT_MODELS.build(cfg.model)
+    assert type(model.bbox_head.bbox_coder) is DistancePointBBoxCoder
+    assert type(model.bbox_head.prior_generator) is AnchorGenerator
 
 
-def test_package_config_directly():
-    cfg = load_config('mmdet::gfl/gfl_r50_fpn_1x_coco.py')
-    assert cfg.model.type == 'GFL' and cfg.model.backbone.depth == 50
+def test_bare_name_in_kdtools_scope_takes_the_asking_librarys_type():
+    """mmcv's ``LoadAnnotations`` (in mmengine's root) and mmdet's share a
+    name: inside an mmdet dataset built in kdtools' scope, mmdet's."""
+    from mmdet.datasets.transforms import LoadAnnotations
+    with DefaultScope.overwrite_default_scope('kdtools'):
+        ds = ROOT_DATASETS.build(dict(
+            type='mmdet.CocoDataset', lazy_init=True, ann_file='x.json',
+            pipeline=[dict(type='LoadAnnotations', with_bbox=True)]))
+    assert type(ds.pipeline.transforms[0]) is LoadAnnotations
 
 
-def test_inherit_from_local_file(tmp_path):
-    path = write_config(tmp_path / 'student.py',
-                        'det/gfl_r18-base16_fpn_12e_toydet.py',
-                        body='model = dict(bbox_head=dict(num_classes=3))')
-    cfg = load_config(path, cfg_options={'train_cfg.max_epochs': 1})
-    assert cfg.model.bbox_head.num_classes == 3
-    assert cfg.model.backbone.base_channels == 16
-    assert cfg.train_cfg.max_epochs == 1
-    assert cfg.default_scope == 'kdtools'
+def test_bare_name_of_one_library_resolves_from_kdtools_scope():
+    from mmdet.models.detectors import RetinaNet
+    with ROOT_MODELS.switch_scope_and_registry('kdtools') as registry:
+        assert registry.get('RetinaNet') is RetinaNet
+        assert 'RetinaNet' in registry and 'NoSuchThing' not in registry
 
 
-def test_missing_config_is_one_line_error(tmp_path):
-    with pytest.raises(ConfigError) as e:
-        load_config(str(tmp_path / 'nope.py'))
-    assert 'nope.py' in str(e.value) and 'does not exist' in str(e.value)
-    assert '\n' not in str(e.value)
-
-
-@pytest.mark.parametrize('config', [
-    'det/gfl_mobilenetv2_fpn_12e_toydet.py', 'det/gfl_r18-base16_fpn_12e_toydet.py',
-    'seg/pspnet_mobilenetv2-d8_8k_toyseg.py', 'seg/fcn_r18-base16-d8_2k_toyseg.py',
-    'cls/resnet18-base32_10e_toycls.py', 'cls/vit-tiny-p4_10e_toycls.py',
-    'cls/vit-small-p4_10e_toycls.py', 'cls/deit-tiny-p4_10e_toycls.py',
-    'cls/resnet32-cifar_10e_toycls.py', 'cls/resnet14-cifar_10e_toycls.py',
-    'cls/cifar100/resnet50_8xb8_cifar100-224px.py',
-    'cls/cifar100/deit-small_8xb8_cifar100-224px.py',
-    'cls/cifar100/deit-small-distilled_8xb8_cifar100-224px.py',
-    'cls/cifar100/resnet32-cifar_8xb16_cifar100.py',
-    'cls/cifar100/resnet14-cifar_8xb16_cifar100.py',
-])
-def test_every_base_model_config_builds(config):
-    cfg = load_config(osp.join(CONFIGS, config))
-    model = ROOT_MODELS.build(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) > 0
-    if config.startswith('cls/'):
-        import torch
-        size = 224 if '224px' in config else 32
-        model.eval()
-        with torch.no_grad():
-            out = model(torch.zeros(1, 3, size, size), mode='tensor')
-        assert out.shape == (1, 100 if 'cifar100' in config else 10)
+def test_unresolvable_names_say_which_prefix_fixes_them():
+    with ROOT_MODELS.switch_scope_and_registry('kdtools') as registry:
+        # ResNet is mmdet's, mmseg's and mmpretrain's: which one is meant?
+        with pytest.raises(KeyError) as e:
+            registry.get('ResNet')
+        msg = str(e.value)
+        assert all(f'{s}.ResNet' in msg for s in ('mmdet', 'mmseg',
+                                                   'mmpretrain'))
+        with pytest.raises(KeyError, match='NoSuchThing.*no registry of models'):
+            registry.get('NoSuchThing')

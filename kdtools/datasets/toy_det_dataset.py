@@ -6,8 +6,9 @@ from .toy_data import DIGIT_CLASSES
 
 @DATASETS.register_module()
 class ToyDetDataset(CocoDataset):
-    """The embedded COCO-format detection set (``tools/make_toy_data.py``):
-    real MNIST digits, 10 classes, on real photographs; boxes and RLE masks.
+    """The embedded COCO-format detection set
+    (``tools/dataset_converters/make_toy_data.py``): real MNIST digits, 10
+    classes, on real photographs; boxes and RLE masks.
 
     Use it like :class:`mmdet.datasets.CocoDataset`; pipeline transforms are
     mmdet's (``mmdet.LoadAnnotations``, ``mmdet.PackDetInputs``, ...).

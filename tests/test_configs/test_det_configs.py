@@ -28,8 +28,8 @@ TOY = {
 }
 EXPECTED = {
     'ld': ['ld.loss_ld'],
-    'ld-vlr': ['ld.loss_ld', 'ld.loss_ld_vlr'],
-    'ld-vlr-kd': ['ld.loss_ld', 'ld.loss_ld_vlr', 'ld.loss_cls_kd'],
+    'ld-vlr': ['ld.loss_ld', 'ld.loss_vlr_ld'],
+    'ld-vlr-kd': ['ld.loss_ld', 'ld.loss_vlr_ld', 'ld.loss_cls_kd'],
     'chen17-clsreg': ['chen17.loss_cls_kd', 'chen17.loss_bbox_kd'],
     'chen17-full': ['loss_hint_p3', 'chen17.loss_cls_kd',
                     'chen17.loss_bbox_kd'],

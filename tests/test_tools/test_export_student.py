@@ -1,80 +1,21 @@
-"""Distillation with the real Runner through the tools: resume gives the
-same losses, the teacher is evaluated once, the exported student loads into
-plain mmdet with strict=True and predicts the same, 2-process gloo runs."""
+"""tools/model_converters/export_student.py: the exported student loads
+into plain mmdet with strict=True, predicts as the distiller does, and
+evaluates with tools/test.py as the distillation config does; outputs never
+overwrite other files without --force (and never the inputs); the
+--trust-checkpoint forms."""
+import argparse
+import importlib.util
 import json
-import os
 import os.path as osp
-import subprocess
-import sys
+import re
+import shutil
 
 import pytest
 import torch
 from mmengine.registry import MODELS
 
 from kdtools.utils import load_config
-from conftest import CONFIGS, ROOT, run_tool, tiny_det_body, write_config
-
-HINT = 'det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
-
-
-@pytest.fixture(scope='module')
-def distill_cfg(toy_data, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('distill')
-    torch.manual_seed(0)
-    teacher_cfg = load_config(
-        osp.join(CONFIGS, 'det/gfl_mobilenetv2_fpn_12e_toydet.py')).model
-    teacher_cfg.backbone.init_cfg = None  # random weights, no file needed
-    teacher = MODELS.build(teacher_cfg)
-    teacher.init_weights()
-    with torch.no_grad():  # confident enough to predict boxes
-        teacher.bbox_head.gfl_cls.bias.zero_()
-    ckpt = str(tmp / 'teacher.pth')
-    torch.save(dict(state_dict=teacher.state_dict()), ckpt)
-    body = tiny_det_body(toy_data, max_epochs=2) + \
-        f"model = dict(teacher=dict(checkpoint={ckpt!r}))\n"
-    return write_config(tmp / 'hint.py', HINT, body)
-
-
-def _scalars(work_dir):
-    recs = []
-    for dirpath, _, files in os.walk(work_dir):
-        if 'scalars.json' in files:
-            with open(osp.join(dirpath, 'scalars.json')) as f:
-                recs += [json.loads(line) for line in f]
-    return recs
-
-
-def _loss_by_iter(work_dir):
-    return {r['iter']: r['loss'] for r in _scalars(work_dir)
-            if 'loss' in r and 'iter' in r}
-
-
-def test_resume_gives_same_losses_and_teacher_evaluated_once(
-        distill_cfg, tmp_path):
-    full = tmp_path / 'full'
-    res = run_tool(['tools/train.py', distill_cfg, '--work-dir', str(full)],
-                   check=True)
-    log = res.stdout + res.stderr
-    assert log.count('teacher evaluation:') == 1
-    assert 'teacher/coco/bbox_mAP' in log
-    recs = _scalars(full)
-    assert any('distill.loss_hint_p3' in r for r in recs)
-    # the student's metric is the plain one
-    assert any('coco/bbox_mAP' in r for r in recs)
-
-    part = tmp_path / 'part'
-    run_tool(['tools/train.py', distill_cfg, '--work-dir', str(part),
-              '--cfg-options', 'train_cfg.max_epochs=1'], check=True)
-    ckpt = torch.load(str(part / 'epoch_1.pth'), weights_only=False)
-    # no teacher weights in the distiller's checkpoint
-    assert ckpt['state_dict'] and all(
-        k.startswith(('student.', 'adapters.')) for k in ckpt['state_dict'])
-    run_tool(['tools/train.py', distill_cfg, '--work-dir', str(part),
-              '--resume'], check=True)
-    a, b = _loss_by_iter(full), _loss_by_iter(part)
-    assert sorted(a) == sorted(b) and len(a) == 8
-    for it in a:
-        assert a[it] == pytest.approx(b[it], rel=1e-4, abs=1e-5), it
+from conftest import ROOT, run_tool
 
 
 def test_export_student_loads_strict_and_predicts_same(distill_cfg, tmp_path):
@@ -82,7 +23,7 @@ def test_export_student_loads_strict_and_predicts_same(distill_cfg, tmp_path):
     run_tool(['tools/train.py', distill_cfg, '--work-dir', str(work),
               '--cfg-options', 'train_cfg.max_epochs=1'], check=True)
     out = tmp_path / 'student.pth'
-    run_tool(['tools/export_student.py', distill_cfg,
+    run_tool(['tools/model_converters/export_student.py', distill_cfg,
               str(work / 'epoch_1.pth'), str(out)], check=True)
     assert (tmp_path / 'student.py').exists()
 
@@ -96,7 +37,7 @@ def test_export_student_loads_strict_and_predicts_same(distill_cfg, tmp_path):
 
     distiller = MODELS.build(load_config(distill_cfg).model)
     load_checkpoint(distiller, str(work / 'epoch_1.pth'), strict=True)
-    from test_distiller import batch
+    from _helpers.det import batch
     plain.eval()
     distiller.eval()
     with torch.no_grad():
@@ -126,40 +67,103 @@ def test_export_student_loads_strict_and_predicts_same(distill_cfg, tmp_path):
     assert json.loads(metrics.read_text())['metrics'] == plain_metrics
 
 
-def test_plain_student_load_from_is_reported(distill_cfg, tmp_path):
-    student = MODELS.build(load_config(osp.join(
-        CONFIGS, 'det/gfl_r18-base16_fpn_12e_toydet.py')).model)
-    path = str(tmp_path / 'plain.pth')
-    torch.save(dict(state_dict=student.state_dict()), path)
-    res = run_tool(['tools/train.py', distill_cfg, '--work-dir',
-                    str(tmp_path / 'w'), '--cfg-options',
-                    'train_cfg.max_epochs=1', f'load_from={path}'],
-                   check=True)
-    assert 'plain student checkpoint' in res.stdout + res.stderr
+def _export_tool():
+    spec = importlib.util.spec_from_file_location(
+        'kdtools_tools_export_student',
+        osp.join(ROOT, 'tools', 'model_converters', 'export_student.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_dist_distillation_two_processes_gloo(distill_cfg, tmp_path):
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29533',
-               OMP_NUM_THREADS='1')
-    work = tmp_path / 'work'
-    res = subprocess.run(
-        ['bash', 'tools/dist_train.sh', distill_cfg, '2', '--work-dir',
-         str(work), '--cfg-options', 'train_cfg.max_epochs=1'],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
-    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
-    assert (work / 'epoch_1.pth').exists()
+@pytest.fixture(scope='module')
+def distiller_ckpt(distill_cfg, tmp_path_factory):
+    """A distiller checkpoint of ``distill_cfg`` (initial weights) that
+    pickles a non-MMLab type in its meta (refused unless trusted)."""
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(distill_cfg).model)
+    path = tmp_path_factory.mktemp('distiller') / 'epoch_1.pth'
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(epoch=1, args=argparse.Namespace(a=1))),
+               str(path))
+    return str(path)
 
 
-def test_benchmark_prints_overhead_ratio_last(distill_cfg, tmp_path):
-    out = tmp_path / 'bench.json'
-    res = run_tool(['tools/benchmark.py', distill_cfg, '--iters', '2',
-                    '--warmup', '1', '--batches', '2', '--random-teacher',
-                    '--json', str(out)], check=True)
-    last = res.stdout.strip().splitlines()[-1]
-    assert last.startswith('overhead ratio c / (a + b): ')
-    ratio = float(last.rsplit(' ', 1)[1])
-    figures = json.loads(out.read_text())
-    assert figures['overhead_ratio'] == pytest.approx(ratio, abs=1e-3)
-    assert set(figures['median_s']) == {'a_student_step',
-                                        'b_teacher_forward', 'c_distill_step'}
-    assert all(v > 0 for v in figures['peak_memory_mb'].values())
+def _err_line(capsys):
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_export_refuses_overwrites_and_never_clobbers(
+        distill_cfg, distiller_ckpt, tmp_path, capsys):
+    """An output that would overwrite a file is refused (one line, exit 2)
+    unless --force; the checkpoint is never overwritten by the config dump
+    (an OUT ending in .py is refused) and the inputs are never overwritten,
+    even with --force."""
+    tool = _export_tool()
+    trust = ['--trust-checkpoint', distiller_ckpt]
+    before = open(distiller_ckpt, 'rb').read()
+
+    def export(*argv):
+        with pytest.raises(SystemExit) as e:
+            tool.main(list(argv) + trust)
+        assert e.value.code == 2
+        return _err_line(capsys)
+
+    # OUT.py: the config would be written over the checkpoint
+    assert '.pth' in export(distill_cfg, distiller_ckpt,
+                            str(tmp_path / 'student.py'))
+    assert not list(tmp_path.iterdir())
+    # the input checkpoint (and config) as output, even with --force
+    for force in ([], ['--force']):
+        assert 'overwrite the input' in export(
+            distill_cfg, distiller_ckpt, distiller_ckpt, *force)
+    assert open(distiller_ckpt, 'rb').read() == before
+    cfg_as_out = osp.splitext(distill_cfg)[0] + '.pth'
+    assert 'overwrite the input' in export(distill_cfg, distiller_ckpt,
+                                           cfg_as_out, '--force')
+    assert not osp.exists(cfg_as_out)
+
+    # an existing OUT.py alone (someone's config) is not overwritten
+    out, out_cfg = tmp_path / 'out.pth', tmp_path / 'out.py'
+    out_cfg.write_text('# my own config\n')
+    line = export(distill_cfg, distiller_ckpt, str(out))
+    assert str(out_cfg) in line and '--force' in line
+    assert out_cfg.read_text() == '# my own config\n' and not out.exists()
+    # an existing OUT.pth alone neither
+    out_cfg.unlink()
+    out.write_bytes(b'old weights')
+    assert str(out) in export(distill_cfg, distiller_ckpt, str(out))
+    assert out.read_bytes() == b'old weights' and not out_cfg.exists()
+    # --force replaces both
+    tool.main([distill_cfg, distiller_ckpt, str(out), '--force'] + trust)
+    assert torch.load(str(out), weights_only=True)['state_dict']
+    assert 'model' in load_config(str(out_cfg))
+
+
+def test_export_trust_checkpoint_flag_forms(distill_cfg, distiller_ckpt,
+                                            tmp_path, capsys):
+    """The refusal's advice, --trust-checkpoint PATH, is what the tool
+    takes; --trust-checkpoint alone (the old form, before or after the
+    positionals) trusts CHECKPOINT."""
+    tool = _export_tool()
+    # a file of its own: trust is per path and lasts the process
+    distiller_ckpt = str(shutil.copy(distiller_ckpt,
+                                     tmp_path / 'untrusted.pth'))
+    with pytest.raises(SystemExit):
+        tool.main([distill_cfg, distiller_ckpt, str(tmp_path / 'a.pth')])
+    line = _err_line(capsys)
+    advice = re.search(r'--trust-checkpoint (\S+)', line)
+    assert advice and 'export_student.py' in line
+    tool.main([distill_cfg, distiller_ckpt, str(tmp_path / 'a.pth'),
+               '--trust-checkpoint', advice.group(1)])
+    tool.main(['--trust-checkpoint', distill_cfg, distiller_ckpt,
+               str(tmp_path / 'b.pth')])
+    tool.main([distill_cfg, distiller_ckpt, str(tmp_path / 'c.pth'),
+               '--trust-checkpoint'])
+    args = tool.parse_args(['--trust-checkpoint', distiller_ckpt,
+                            distill_cfg, distiller_ckpt, 'd.pth'])
+    assert args.trust_checkpoint == [distiller_ckpt] and args.out == 'd.pth'
+    assert all((tmp_path / f'{n}.pth').exists() and
+               (tmp_path / f'{n}.py').exists() for n in 'abc')

@@ -1,19 +1,18 @@
 """Safe checkpoint loading (weights_only=True + the MMLab allow-list) and
 atomic writes."""
 import os
-import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 from mmengine.config import ConfigDict
-from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner import load_checkpoint
-from mmengine.runner.checkpoint import CheckpointLoader, save_checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
 
 from kdtools.utils import (CheckpointError, UnsafeCheckpointError,
                            load_checkpoint_file, trust_checkpoint)
 from kdtools.utils import checkpoint as ckpt_mod
+from _helpers.checkpoints import _mmengine_style_checkpoint
 
 
 class Payload:
@@ -24,29 +23,6 @@ class Payload:
 
     def __reduce__(self):
         return (open, (self.marker, 'w'))
-
-
-def _mmengine_style_checkpoint(path):
-    hub = MessageHub.get_instance('kdtools-test-hub')
-    hub.update_scalar('train/loss', 1.5)
-    hub.update_scalar('train/lr', np.float64(0.01))
-    hub.update_info('iter', 7)
-    model = torch.nn.Linear(3, 2)
-    ckpt = dict(
-        meta=dict(epoch=1, iter=7, seed=np.int64(3),
-                  cfg='model = dict(type="X")',
-                  dataset_meta=dict(classes=('a', 'b')),
-                  mmengine_version='0.10.7', experiment_name='exp',
-                  hook_msgs=dict(best_score=np.float32(0.25)),
-                  cfg_dict=ConfigDict(a=1, b=dict(c=2))),
-        state_dict=model.state_dict(),
-        message_hub=hub.state_dict(),
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1).state_dict(),
-        param_schedulers=[dict(last_epoch=3, base_lrs=[0.1])],
-        history=HistoryBuffer([1.0, 2.0], [1, 1]),
-        array=np.arange(4, dtype=np.float32))
-    save_checkpoint(ckpt, str(path))
-    return model
 
 
 def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
@@ -119,18 +95,6 @@ def test_local_writes_are_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     LocalBackend().put(b'new', str(target))
     assert target.read_bytes() == b'new'
-
-
-def test_resume_skips_incomplete_checkpoints(tmp_path):
-    from kdtools.engine.runner_utils import find_resume_checkpoint
-    good = tmp_path / 'epoch_1.pth'
-    _mmengine_style_checkpoint(good)
-    bad = tmp_path / 'epoch_2.pth'
-    bad.write_bytes(good.read_bytes()[:100])  # truncated
-    os.utime(bad, (osp.getmtime(good) + 10, ) * 2)
-    (tmp_path / 'last_checkpoint').write_text(str(bad))
-    assert find_resume_checkpoint(str(tmp_path)) == str(good)
-    assert find_resume_checkpoint(str(tmp_path / 'empty')) is None
 
 
 class Evil:

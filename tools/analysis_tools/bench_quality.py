@@ -7,34 +7,38 @@ Student-t confidence interval and the number of seeds the row is above the
 baseline (and kdtools' LD against mmdet's LD the same way).
 
 Every run is `tools/train.py <config>` with `randomness.seed=<seed>`; a
-distilled student is exported with `tools/export_student.py` and the plain
-student is evaluated with `tools/test.py` (mmdet's CocoMetric). Runs whose
-metrics already exist in the work dir are reused (delete the run's folder to
-redo it), so an interrupted benchmark resumes.
+distilled student is exported with `tools/model_converters/export_student.py`
+and the plain student is evaluated with `tools/test.py` (mmdet's
+CocoMetric). Runs whose metrics already exist in the work dir are reused
+(delete the run's folder to redo it), so an interrupted benchmark resumes.
 
 Examples:
     # the README's detection table: 9 rows, 10 seeds
-    python tools/bench_quality.py --task det --seeds 0 1 2 3 4 7 8 9 10 11 \\
-        --jobs 2
-    python tools/bench_quality.py --task det --methods student ld ld-vlr
+    python tools/analysis_tools/bench_quality.py --task det \\
+        --seeds 0 1 2 3 4 7 8 9 10 11 --jobs 2
+    python tools/analysis_tools/bench_quality.py --task det \\
+        --methods student ld ld-vlr
     # the same rows with 36-epoch students (runs in work_dirs/demo_36e)
-    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
-        --methods student ld ld-vlr mmdet-ld chen17-clsreg --jobs 2
+    python tools/analysis_tools/bench_quality.py --task det --epochs 36 \\
+        --seeds 0 1 2 3 4 --methods student ld ld-vlr mmdet-ld chen17-clsreg \\
+        --jobs 2
     # two-stage (Faster R-CNN) Chen et al. 2017
-    python tools/bench_quality.py --task det-two-stage --jobs 2
+    python tools/analysis_tools/bench_quality.py --task det-two-stage --jobs 2
     # LD with a teacher that has not seen the students' training images
-    python tools/make_toy_data.py --out data/toy-seed1 --seed 1 --tasks det
-    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
-        --methods student ld ld-vlr mmdet-ld --teacher-data data/toy-seed1
+    python tools/dataset_converters/make_toy_data.py --out data/toy-seed1 \\
+        --seed 1 --tasks det
+    python tools/analysis_tools/bench_quality.py --task det --epochs 36 \\
+        --seeds 0 1 2 3 4 --methods student ld ld-vlr mmdet-ld \\
+        --teacher-data data/toy-seed1
     # the same runs scored on 1000 val images (the first 100 are data/toy's)
-    python tools/make_toy_data.py --out data/toy-large --size large \\
-        --tasks det
-    python tools/bench_quality.py --task det --epochs 36 --seeds 0 1 2 3 4 \\
-        --methods student ld-vlr --eval-data data/toy-large
+    python tools/dataset_converters/make_toy_data.py --out data/toy-large \\
+        --size large --tasks det
+    python tools/analysis_tools/bench_quality.py --task det --epochs 36 \\
+        --seeds 0 1 2 3 4 --methods student ld-vlr --eval-data data/toy-large
     # segmentation: structured KD (cumulative rows) and CWD
-    python tools/bench_quality.py --task seg --jobs 2
+    python tools/analysis_tools/bench_quality.py --task seg --jobs 2
     # classification: KD, DeiT soft/hard with 1 and 2 teachers, FSP
-    python tools/bench_quality.py --task cls --jobs 2
+    python tools/analysis_tools/bench_quality.py --task cls --jobs 2
 """
 import argparse
 import json
@@ -46,10 +50,10 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-from run_demo import (TEACHER, data_options, evaluate, sh,  # noqa: E402
-                      train, train_teacher)
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))  # run_demo
+from run_demo import (STAGE_LABELS, TEACHER, data_options,  # noqa: E402
+                      evaluate, sh, train, train_teacher)
 
 TEACHERS = {
     'det': TEACHER,
@@ -177,17 +181,22 @@ def evaluate_on(config, checkpoint, out_dir, eval_data, opts=()):
         return json.load(f)['metrics']
 
 
+def run_dir_of(task, method, seed, work_dir, teacher_tag=None):
+    """The folder of one row's seed."""
+    prefix = '' if task == 'det' else f'{task}_'
+    # runs distilled from a teacher trained on other data are kept apart
+    run_name = (f'{method}_teacher-{teacher_tag}'
+                if teacher_tag and uses_teacher(task, method) else method)
+    return osp.join(work_dir, f'{prefix}{run_name}_seed{seed}')
+
+
 def run_one(task, method, seed, work_dir, opts, teacher_ckpts,
             teacher_tag=None, eval_data=None):
     """Train, export and evaluate one row's seed (or reuse the run); its
     metric (on ``eval_data``'s val split when given) and training seconds.
     """
     config, distilled, *which = METHODS[task][method]
-    prefix = '' if task == 'det' else f'{task}_'
-    # runs distilled from a teacher trained on other data are kept apart
-    run_name = (f'{method}_teacher-{teacher_tag}'
-                if teacher_tag and uses_teacher(task, method) else method)
-    run_dir = osp.join(work_dir, f'{prefix}{run_name}_seed{seed}')
+    run_dir = run_dir_of(task, method, seed, work_dir, teacher_tag)
     done = osp.join(run_dir, 'metrics.json')
     plain = osp.join(run_dir, 'student_exported.pth')
     first = next(iter(teacher_ckpts.values()), None)
@@ -211,7 +220,9 @@ def run_one(task, method, seed, work_dir, opts, teacher_ckpts,
         last, secs = train(config, run_dir, seed, opts + extra,
                            resume=resume)
         if distilled:
-            sh(['tools/export_student.py', config, last, plain])
+            # the run's own export (a cut-off run redoes it)
+            sh(['tools/model_converters/export_student.py', config, last,
+                plain, '--force'])
             last = plain
         evaluate(osp.splitext(plain)[0] + '.py' if distilled else config,
                  last, run_dir, opts + peer)
@@ -291,9 +302,10 @@ def main(argv=None):
     parser.add_argument('--teacher-data',
                         help='detection only: train the teacher on this '
                         "embedded set's training split instead of --data's "
-                        '(another seed of tools/make_toy_data.py: the same '
-                        'generator, other images), so that the teacher has '
-                        "not seen the students' training images; it is "
+                        '(another seed of '
+                        'tools/dataset_converters/make_toy_data.py: the '
+                        'same generator, other images), so that the teacher '
+                        "has not seen the students' training images; it is "
                         "evaluated on --data's val split, and the runs that "
                         'read it are named <method>_teacher-<folder name>')
     parser.add_argument('--eval-data',
@@ -328,7 +340,7 @@ def main(argv=None):
         if not osp.isfile(ann):
             parser.error(f'--teacher-data {args.teacher_data}: no {ann}; '
                          'expected an embedded set, e.g. python '
-                         'tools/make_toy_data.py --out '
+                         'tools/dataset_converters/make_toy_data.py --out '
                          f'{args.teacher_data} --seed 1 --tasks det')
         teacher_tag = data_tag(args.teacher_data)
     if args.eval_data is not None:
@@ -339,7 +351,8 @@ def main(argv=None):
                        'instances_val.json')
         if not osp.isfile(ann):
             parser.error(f'--eval-data {args.eval_data}: no {ann}; expected '
-                         'an embedded set, e.g. python tools/make_toy_data.py '
+                         'an embedded set, e.g. python '
+                         'tools/dataset_converters/make_toy_data.py '
                          f'--out {args.eval_data} --size large --tasks det')
     # teachers in the work dir, students in <work dir>_<N>e with --epochs N
     teacher_work_dir = args.work_dir
@@ -354,7 +367,7 @@ def main(argv=None):
                            if args.epochs is not None else [])
 
     # the teachers: trained once (seed 0), reused; the one-stage detection
-    # teacher is tools/run_demo.py's
+    # teacher is tools/misc/run_demo.py's
     teachers = TEACHERS[args.task]
     if isinstance(teachers, str):
         teachers = {'teacher': teachers}
@@ -372,13 +385,29 @@ def main(argv=None):
     if teacher_tag is not None:
         teacher_opts = opts + ['train_dataloader.dataset.data_root=' +
                                osp.join(args.teacher_data, 'det') + '/']
-    for name, teacher in teachers.items():
+
+    def teacher_dir(name):
         tdir = osp.join(teacher_work_dir,
                         'teacher' if args.task == 'det' else
                         f'{args.task}_teacher' if name == 'teacher' else
                         f'{args.task}_teacher_{name}')
-        if teacher_tag is not None:
-            tdir += f'_{teacher_tag}'
+        return tdir + (f'_{teacher_tag}' if teacher_tag is not None else '')
+
+    # progress labels ("stage i/N: ...") for the trainings still to run
+    jobs = [(m, s) for s in args.seeds for m in methods]
+    stages = [(osp.join(teacher_dir(n), 'run'),
+               'teacher' if n == 'teacher' else f'teacher {n}')
+              for n in teachers
+              if not osp.isfile(osp.join(teacher_dir(n), 'teacher.json'))]
+    for m, seed in jobs:
+        run_dir = run_dir_of(args.task, m, seed, args.work_dir, teacher_tag)
+        if not osp.isfile(osp.join(run_dir, 'metrics.json')):
+            stages.append((run_dir, f'{m}, seed {seed}'))
+    for i, (run_dir, name) in enumerate(stages, 1):
+        STAGE_LABELS[run_dir] = f'stage {i}/{len(stages)}: {name}'
+
+    for name, teacher in teachers.items():
+        tdir = teacher_dir(name)
         tckpt = osp.join(tdir, osp.splitext(osp.basename(teacher))[0] +
                          '.pth')
         tinfo = osp.join(tdir, 'teacher.json')
@@ -392,7 +421,6 @@ def main(argv=None):
         tscores[name] = tmetrics[METRIC[args.task]]
         tckpts[name] = tckpt
 
-    jobs = [(m, s) for s in args.seeds for m in methods]
     start = time.time()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_one, args.task, job[0], job[1],

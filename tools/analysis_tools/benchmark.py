@@ -13,8 +13,10 @@ batches, and the last line is then the speed ratio c / d (at most 1.0: no
 slower than the peer).
 
 Examples:
-    python tools/benchmark.py configs/det/hint/CONFIG.py --iters 20
-    python tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
+    python tools/analysis_tools/benchmark.py configs/det/hint/CONFIG.py \
+        --iters 20
+    python tools/analysis_tools/benchmark.py \
+        configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
         --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py
 """
 import argparse
@@ -25,7 +27,8 @@ import statistics
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 
 def parse_args(argv=None):

@@ -22,7 +22,8 @@ sharper and closer to the targets than on unseen images has memorised
 those boxes: its LD targets there are the ground truth again.
 
 Example:
-    python tools/box_edge_stats.py configs/det/gfl_mobilenetv2_fpn_12e_toydet.py \\
+    python tools/analysis_tools/box_edge_stats.py \\
+        configs/det/gfl_mobilenetv2_fpn_12e_toydet.py \\
         work_dirs/demo/teacher/gfl_mobilenetv2_fpn_12e_toydet.pth \\
         --data data/toy --splits train val
 """
@@ -32,7 +33,7 @@ import math
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 
@@ -137,7 +138,8 @@ def main(argv=None):
     parser.add_argument('config', help='the detector (GFL-family head)')
     parser.add_argument('checkpoint', help='its plain checkpoint')
     parser.add_argument('--data', default='data/toy',
-                        help='an embedded set (tools/make_toy_data.py)')
+                        help='an embedded set '
+                        '(tools/dataset_converters/make_toy_data.py)')
     parser.add_argument('--splits', nargs='+', default=['train', 'val'],
                         choices=['train', 'val'])
     parser.add_argument('--out', help='also write the figures as JSON here')
@@ -152,7 +154,8 @@ def main(argv=None):
                        f'instances_{split}.json')
         if not osp.isfile(ann):
             parser.error(f'--data {args.data}: no {ann}; expected an '
-                         'embedded set (tools/make_toy_data.py)')
+                         'embedded set '
+                         '(tools/dataset_converters/make_toy_data.py)')
     model, cfg = build_detector(args.config, args.checkpoint,
                                 args.cfg_options)
     result = dict(config=args.config, checkpoint=args.checkpoint,

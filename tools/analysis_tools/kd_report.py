@@ -7,15 +7,17 @@ and as a plot image.
 
 A model is ``--model NAME CONFIG CHECKPOINT``; a distillation config with a
 distiller checkpoint reports its student (exported first). The training
-time is read from the ``train_s`` that ``tools/bench_quality.py`` /
-``tools/run_demo.py`` leave in ``metrics.json`` / ``teacher.json`` next to
-the checkpoint (or one folder up), or given as ``--train-time NAME SECONDS``;
-otherwise it is left empty. Inference time: median seconds per image of
-``test_step`` at batch size 1 on the first 50 validation images, after 3
-warm-up images, on this machine's CPU threads.
+time is read from the ``train_s`` that
+``tools/analysis_tools/bench_quality.py`` / ``tools/misc/run_demo.py`` leave
+in ``metrics.json`` / ``teacher.json`` next to the checkpoint (or one folder
+up), or given as ``--train-time NAME SECONDS``; otherwise it is left empty.
+Inference time: median seconds per image of ``test_step`` at batch size 1 on
+the first 50 validation images, after 3 warm-up images, on this machine's
+CPU threads.
 
-Example (after ``python tools/bench_quality.py --task cls --seeds 0``):
-    python tools/kd_report.py \\
+Example (after
+``python tools/analysis_tools/bench_quality.py --task cls --seeds 0``):
+    python tools/analysis_tools/kd_report.py \\
       --model teacher-cnn configs/cls/resnet18-base32_10e_toycls.py \\
               work_dirs/demo/cls_teacher_cnn/resnet18-base32_10e_toycls.pth \\
       --model student configs/cls/vit-tiny-p4_10e_toycls.py \\
@@ -31,9 +33,9 @@ import os
 import os.path as osp
 import sys
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools'))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))  # run_demo
 
 
 def parse_args(argv=None):
@@ -93,7 +95,8 @@ def plain_model(name, config, checkpoint, out):
     if str(cfg.model.get('type', '')).split('.')[-1] != 'Distiller':
         return config, checkpoint
     plain = osp.join(out, name, 'student.pth')
-    return export_student(config, checkpoint, plain), plain
+    # the report's own export, redone at each report
+    return export_student(config, checkpoint, plain, force=True), plain
 
 
 def plot(rows, metric_keys, path):

@@ -9,10 +9,12 @@ unchanged, so a model is scored against the exact boxes; the images are
 linked, not copied.
 
 Example:
-    python tools/jitter_boxes.py data/toy data/toy-boxnoise --sigma 0.1
-    python tools/make_toy_data.py --out data/toy-seed1 --seed 1 --tasks det
-    python tools/jitter_boxes.py data/toy-seed1 data/toy-seed1-boxnoise \\
-        --sigma 0.1 --seed 1
+    python tools/dataset_converters/jitter_boxes.py data/toy \\
+        data/toy-boxnoise --sigma 0.1
+    python tools/dataset_converters/make_toy_data.py --out data/toy-seed1 \\
+        --seed 1 --tasks det
+    python tools/dataset_converters/jitter_boxes.py data/toy-seed1 \\
+        data/toy-seed1-boxnoise --sigma 0.1 --seed 1
 """
 import argparse
 import json
@@ -46,7 +48,8 @@ def jitter_boxes(src, out, sigma, seed=0):
     if not osp.isfile(osp.join(det, 'annotations', 'instances_train.json')):
         raise FileNotFoundError(
             f'{src}: no det/annotations/instances_train.json; expected an '
-            'embedded set (python tools/make_toy_data.py --out ' + src +
+            'embedded set (python '
+            'tools/dataset_converters/make_toy_data.py --out ' + src +
             ' --tasks det)')
     if osp.abspath(src) == osp.abspath(out):
         raise ValueError(f'{out} is the source set itself; expected another '

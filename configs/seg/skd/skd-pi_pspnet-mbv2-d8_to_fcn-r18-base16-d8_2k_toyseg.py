@@ -1,8 +1,9 @@
 # Structured knowledge distillation (Liu et al., CVPR 2019), pixel-wise term:
 # the quarter-width FCN learns the PSPNet's class distribution at every pixel
 # (KL, ignore index left out). Everything but `model` is the student's own
-# config. The teacher is trained by `tools/bench_quality.py --task seg`
-# (or tools/train.py configs/seg/pspnet_mobilenetv2-d8_8k_toyseg.py).
+# config. The teacher is trained by
+# `tools/analysis_tools/bench_quality.py --task seg` (or tools/train.py
+# configs/seg/pspnet_mobilenetv2-d8_8k_toyseg.py).
 _base_ = ['../fcn_r18-base16-d8_2k_toyseg.py']
 
 teacher_config = '{{ fileDirname }}/../pspnet_mobilenetv2-d8_8k_toyseg.py'

@@ -27,8 +27,8 @@ class DeiTDistillClsHead(DeiTClsHead):
     scores are ``(N, num_classes)``.
     """
 
-    #: what ``tools/export_student.py`` writes for this head: same
-    #: parameters, inference only
+    #: what ``tools/model_converters/export_student.py`` writes for this
+    #: head: same parameters, inference only
     export_type = 'mmpretrain.DeiTClsHead'
 
     def forward(self, feats: Tuple[List[Tensor]]) -> Tensor:

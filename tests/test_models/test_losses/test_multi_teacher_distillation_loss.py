@@ -1,35 +1,12 @@
-"""Classification distillation losses against their formulas on hand-made
-logits (Hinton KD; DeiT-style soft and hard distillation from n teachers)."""
+"""MultiTeacherDistillationLoss (DeiT-style soft and hard distillation from
+n teachers) against its formula on hand-made logits."""
 import math
 
 import pytest
 import torch
 
-from kdtools.models.losses import KDLoss, MultiTeacherDistillationLoss
-
-
-def _kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
-
-
-def _softmax(z):
-    e = [math.exp(v) for v in z]
-    return [v / sum(e) for v in e]
-
-
-S = torch.tensor([[1.0, 0.0, 0.0]])
-T1 = torch.tensor([[0.0, 2.0, 0.0]])
-T2 = torch.tensor([[0.0, 0.0, 1.0]])
-Y = torch.tensor([0])
-
-
-def test_hinton_kd_by_hand():
-    for t in (1.0, 2.0):
-        want = t * t * _kl(_softmax([0, 2 / t, 0]), _softmax([1 / t, 0, 0]))
-        assert KDLoss(temperature=t)(S, T1).item() == pytest.approx(want,
-                                                                    rel=1e-6)
-    with pytest.raises(ValueError, match='class counts'):
-        KDLoss()(S, torch.zeros(1, 4))
+from kdtools.models.losses import MultiTeacherDistillationLoss
+from _helpers.losses import S, T1, T2, Y, _kl, _softmax
 
 
 @pytest.mark.parametrize('n', [1, 2])

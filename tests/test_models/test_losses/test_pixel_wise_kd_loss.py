@@ -1,16 +1,12 @@
-"""Segmentation distillation losses against their papers' formulas on small
-hand-made tensors."""
+"""PixelWiseKDLoss (structured KD, pixel-wise term) against its formula on
+small hand-made tensors."""
 import math
 
 import pytest
 import torch
 
-from kdtools.models.losses import (ChannelWiseDivergenceLoss, PairWiseKDLoss,
-                                   PixelWiseKDLoss)
-
-
-def _kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+from kdtools.models.losses import PixelWiseKDLoss
+from _helpers.losses import _kl
 
 
 def test_pixel_wise_by_hand_ignore_and_sizes():
@@ -57,53 +53,3 @@ def test_pixel_wise_zero_when_equal_and_no_teacher_gradient():
     s = torch.randn(2, 4, 3, 3, requires_grad=True)
     PixelWiseKDLoss()(s, t).backward()
     assert t.grad is None and s.grad is not None
-
-
-def test_pair_wise_by_hand():
-    # node_size 1: every pixel a node; 1 x 2 pixels, 2 channels
-    s = torch.tensor([[[[1.0, 0.0]], [[0.0, 1.0]]]])  # nodes (1,0), (0,1)
-    t = torch.tensor([[[[1.0, 1.0]], [[0.0, 1.0]]]])  # nodes (1,0), (1,1)
-    # a^s = [[1, 0], [0, 1]]; a^t = [[1, c], [c, 1]], c = 1/sqrt(2)
-    c = 1 / math.sqrt(2)
-    want = (2 * c * c) / 2 ** 2
-    loss = PairWiseKDLoss(node_size=1, loss_weight=1.0)
-    assert loss(s, t).item() == pytest.approx(want, rel=1e-6)
-    # node_size 2 max-pools 2 x 2 patches into one node
-    s4 = torch.zeros(1, 2, 2, 4)
-    s4[0, 0, :, :2] = torch.tensor([[1., .2], [.3, .1]])   # node (1, 0)
-    s4[0, 1, :, 2:] = torch.tensor([[.5, 1.], [.2, .4]])   # node (0, 1)
-    t4 = torch.zeros(1, 2, 2, 4)
-    t4[0, 0] = 1.0
-    t4[0, 1, :, 2:] = 1.0
-    assert PairWiseKDLoss(node_size=2, loss_weight=1.0)(s4, t4).item() == \
-        pytest.approx(want, rel=1e-6)
-
-
-def test_pair_wise_zero_up_to_positive_scale_per_node():
-    torch.manual_seed(0)
-    t = torch.randn(2, 8, 6, 6)
-    scale = torch.rand(2, 1, 6, 6) + 0.1  # a positive factor per node
-    loss = PairWiseKDLoss(node_size=1)
-    assert loss(t * scale, t).item() == pytest.approx(0, abs=1e-10)
-    # teacher and student channel counts may differ; graphs still compare
-    s = torch.randn(2, 3, 6, 6)
-    assert loss(s, t).item() > 0
-    with pytest.raises(ValueError, match='nodes'):
-        PairWiseKDLoss(node_size=1, align=False)(s, t[..., :4, :4])
-
-
-def test_channel_wise_divergence_by_hand():
-    # one channel over 2 positions, another over 2 positions
-    s = torch.tensor([[[[0.0, 0.0]], [[1.0, 0.0]]]])
-    t = torch.tensor([[[[math.log(3.0), 0.0]], [[1.0, 0.0]]]])
-    kl0 = _kl((0.75, 0.25), (0.5, 0.5))
-    kl1 = 0.0
-    loss = ChannelWiseDivergenceLoss(temperature=1.0, loss_weight=1.0)
-    assert loss(s, t).item() == pytest.approx((kl0 + kl1) / 2, rel=1e-6)
-    # T^2 and softmax(z / T) over positions
-    q_t = (math.sqrt(3) / (math.sqrt(3) + 1), 1 / (math.sqrt(3) + 1))
-    want = 4 * _kl(q_t, (0.5, 0.5)) / 2
-    assert ChannelWiseDivergenceLoss(temperature=2.0, loss_weight=1.0)(
-        s, t).item() == pytest.approx(want, rel=1e-6)
-    with pytest.raises(ValueError, match='adapter'):
-        loss(s, t[:, :1])

@@ -1,10 +1,9 @@
-"""Recorders (outputs, inputs, tuple index, repeated calls) and the
-ConvAdapter (channels and spatial alignment)."""
+"""Recorders (outputs, inputs, tuple index, repeated calls) and the names
+they refuse."""
 import pytest
 import torch
 from torch import nn
 
-from kdtools.models.adapters import ConvAdapter
 from kdtools.models.recorders import ModuleInputs, RecorderManager
 from kdtools.utils import ConfigError
 
@@ -51,16 +50,3 @@ def test_missing_module_lists_close_names():
         RecorderManager(dict(x='bodyy'), Net(), 'student_recorders')
     assert "'bodyy'" in str(e.value) and 'body' in str(e.value)
     assert 'student_recorders.x' in str(e.value)
-
-
-def test_adapter_channels_and_spatial_alignment():
-    adapter = ConvAdapter(4, 8)
-    s = torch.randn(2, 4, 8, 8)
-    t = torch.randn(2, 8, 16, 16)
-    assert adapter(s, t).shape == (2, 8, 16, 16)
-    assert adapter(s).shape == (2, 8, 8, 8)
-    with pytest.raises(RuntimeError, match=r'\(2, 8, 8, 8\).*\(2, 8, 16, 16\)'):
-        ConvAdapter(4, 8, align='none')(s, t)
-    normed = ConvAdapter(4, 8, norm_cfg=dict(type='BN'),
-                         act_cfg=dict(type='ReLU'))
-    assert normed.conv.bias is None and (normed(s) >= 0).all()
