@@ -21,6 +21,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import shlex
 import tempfile
 import warnings
 from collections import OrderedDict, defaultdict
@@ -161,8 +162,9 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
             f'refused to load {filename!r}: it pickles '
             f'{", ".join(names[:5])}, which MMLab checkpoints do not hold, and '
             'unpickling could run code. If you trust this file, opt in with '
-            f'--trust-checkpoint {filename} (tools) or '
-            f'trusted_checkpoints=[{filename!r}] (config)') from None
+            f'--trust-checkpoint {shlex.quote(filename)} (tools/train.py, '
+            'tools/test.py, tools/model_converters/export_student.py) or '
+            f'trusted_checkpoints=[{filename!r}] in the config') from None
     except (RuntimeError, EOFError) as e:
         raise CheckpointError(
             f'checkpoint {filename!r} is not a readable torch checkpoint '
@@ -207,7 +209,8 @@ _PATCHED = False
 
 def patch_mmengine() -> None:
     """Route mmengine's local checkpoint loading through the safe loader and
-    make its local file writes atomic. Idempotent."""
+    make its local file writes atomic; URLs go through the hub cache and
+    the same loader (:mod:`kdtools.utils.url_checkpoint`). Idempotent."""
     global _PATCHED
     if _PATCHED:
         return
@@ -219,6 +222,13 @@ def patch_mmengine() -> None:
     _load_from_local.__name__ = 'load_from_local'
     CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local,
                                      force=True)
+    # URLs: the hub cache, then the safe loader; one line when offline
+    from mmengine.runner import checkpoint as mm_checkpoint
+
+    from .url_checkpoint import load_from_http
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'),
+                                     loader=load_from_http, force=True)
+    mm_checkpoint.load_from_http = load_from_http  # torchvision://, ...
     LocalBackend.put = _atomic_put
     CheckpointHook._save_checkpoint_with_step = save_checkpoint_with_step
     _PATCHED = True

@@ -3,12 +3,14 @@
 # hint learning on the FPN levels, classification distillation and bounded
 # regression in the RPN (teacher read at the same anchors) and in the R-CNN
 # head (the teacher's RoI head run on the student's sampled RoIs).
-# Put COCO in data/coco/ and the teacher checkpoint at teacher_ckpt.
+# Put COCO in data/coco/.
 _base_ = ['../faster-rcnn_r50_fpn_1x_coco.py']
 default_scope = 'kdtools'
 
 teacher_config = 'mmdet::faster_rcnn/faster-rcnn_r101_fpn_2x_coco.py'
-teacher_ckpt = 'checkpoints/faster_rcnn_r101_fpn_2x_coco_bbox_mAP-0.398_20200504_210455-1d2dac9c.pth'  # noqa
+# the published checkpoint (the model zoo's metafile), downloaded once
+# into the torch hub cache; offline, the error names the file to put there
+teacher_ckpt = 'https://download.openmmlab.com/mmdetection/v2.0/faster_rcnn/faster_rcnn_r101_fpn_2x_coco/faster_rcnn_r101_fpn_2x_coco_bbox_mAP-0.398_20200504_210455-1d2dac9c.pth'  # noqa: E501
 
 chen17_cls = dict(type='WeightedSoftCELoss', mu=0.5, temperature=1.0,
                   bg_weight=1.5)

@@ -1,11 +1,13 @@
 # Feature imitation on COCO: GFL R-101 (mmdet's released gfl_r101_fpn_ms-2x
 # checkpoint, 44.7 box AP) teaches GFL R-18 on the five FPN levels. Put COCO
-# in data/coco/ (mmdet's layout) and the teacher checkpoint at teacher_ckpt.
+# in data/coco/ (mmdet's layout).
 _base_ = ['../gfl_r18_fpn_1x_coco.py']
 default_scope = 'kdtools'
 
 teacher_config = 'mmdet::gfl/gfl_r101_fpn_ms-2x_coco.py'
-teacher_ckpt = 'checkpoints/gfl_r101_fpn_mstrain_2x_coco_20200629_200126-dd12f847.pth'  # noqa
+# the published checkpoint (the model zoo's metafile), downloaded once
+# into the torch hub cache; offline, the error names the file to put there
+teacher_ckpt = 'https://download.openmmlab.com/mmdetection/v2.0/gfl/gfl_r101_fpn_mstrain_2x_coco/gfl_r101_fpn_mstrain_2x_coco_20200629_200126-dd12f847.pth'  # noqa: E501
 
 model = dict(
     _delete_=True,

@@ -27,17 +27,19 @@ from .loss_schedule import (SCHEDULE_KEYS, active_terms, check_schedule,
                             split_schedules)
 from .partial_forward import forward_to
 from .state_dict import TeacherStateMixin, unwrap
-from .teacher import (build_teacher, disable_inplace, named_teachers,
-                      normalised_weights, student_cfg_from)
+from .teacher import (build_model, build_teacher, disable_inplace,
+                      named_teachers, normalised_weights, student_cfg_from)
 from .teacher_cache import TeacherCache, check_cacheable
+from .teacher_preprocessing import DistillerDataPreprocessor
 
 
 @MODELS.register_module()
 class Distiller(TeacherStateMixin, BaseModel):
     """A student trained with frozen teachers: the model the Runner sees.
 
-    Data flow (one training step): the student's data preprocessor ->
-    every teacher forward under ``torch.no_grad()`` and only as far as its
+    Data flow (one training step): the student's data preprocessor (each
+    teacher's own on the same raw batch where it differs) -> every teacher
+    forward under ``torch.no_grad()`` and only as far as its
     recorders need (backbone, backbone+neck, or the whole ``tensor`` mode)
     -> the student's ``loss`` (its recorders capture features) -> adapters
     -> distillation losses -> one loss dict: ``student.<task loss>`` and
@@ -116,7 +118,12 @@ class Distiller(TeacherStateMixin, BaseModel):
             score maps, default ``'student.logits'`` / ``'teacher.logits'``),
             ``loss_weight`` of the student's term (0.1), ``gp_weight`` (10),
             ``d_steps`` critic updates per student update (1),
-            ``condition_on_image`` (True).
+            ``condition_on_image`` (True), ``align`` ('student' or
+            'teacher': whose size the score maps take when they differ).
+        data_preprocessor (dict, optional): the student's preprocessor
+            where its config has none (mmengine's Runner passes a config's
+            top-level ``data_preprocessor`` here); the student's own always
+            wins, and is the Distiller's.
     """
 
     def __init__(self,
@@ -140,10 +147,10 @@ class Distiller(TeacherStateMixin, BaseModel):
         distill_losses = switched_on(distill_losses)
         head_distillers = switched_on(head_distillers)
         teachers = named_teachers(teachers, teacher)
-        built_student = MODELS.build(student_cfg_from(student))
-        if data_preprocessor is None:
-            data_preprocessor = built_student.data_preprocessor
-        super().__init__(data_preprocessor=data_preprocessor,
+        # the student's own preprocessor wins (see ``data_preprocessor``)
+        built_student = build_model(
+            student_cfg_from(student, data_preprocessor), 'student')
+        super().__init__(data_preprocessor=built_student.data_preprocessor,
                          init_cfg=init_cfg)
         self.student = built_student
         # in-place activations could overwrite recorded features; head
@@ -169,6 +176,11 @@ class Distiller(TeacherStateMixin, BaseModel):
                 hd.check(self.student, model, name,
                          f'head_distillers.{hd_name}')
         self._hold_teachers(built, teacher_in_checkpoint)
+        # + each teacher's own preprocessing where it differs
+        self.data_preprocessor = DistillerDataPreprocessor(
+            self.data_preprocessor,
+            {n: m.data_preprocessor for n, m in built.items()
+             if isinstance(getattr(m, 'data_preprocessor', None), nn.Module)})
         student_recorders = dict(student_recorders or {})
         student_recorders.update(hd_student_recs)
         self.student_recorders = RecorderManager(student_recorders,
@@ -240,12 +252,16 @@ class Distiller(TeacherStateMixin, BaseModel):
 
     # ------------------------------------------------------------------
     # one training step
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor',
+                teacher_inputs=None):
         if mode == 'loss':
-            return self.loss(inputs, data_samples)
+            return self.loss(inputs, data_samples, teacher_inputs)
         return self.student(inputs, data_samples, mode=mode)
 
-    def loss(self, inputs, data_samples) -> Dict[str, Tensor]:
+    def loss(self, inputs, data_samples,
+             teacher_inputs=None) -> Dict[str, Tensor]:
+        """``teacher_inputs`` (:class:`TeacherInputs`): the teachers' own
+        preprocessing where it differs; without it they get ``inputs``."""
         it, epoch = progress()
         active = active_terms(self.terms, it, epoch)
         s_factor = self.student_loss_weight * schedule_factor(
@@ -254,7 +270,7 @@ class Distiller(TeacherStateMixin, BaseModel):
             t.teacher_args or t.all_teachers_args for t in self.terms
             if t.name in active)
         if self._cache.teachers_needed(needs_teacher, data_samples, active):
-            self._record_teachers(inputs, data_samples)
+            self._record_teachers(inputs, data_samples, teacher_inputs)
         self._batch = Batch(inputs, data_samples)
         losses = OrderedDict(
             (f'student.{k}', v) for k, v in
@@ -281,14 +297,18 @@ class Distiller(TeacherStateMixin, BaseModel):
 
     # ------------------------------------------------------------------
     # the parts of a step
-    def _record_teachers(self, inputs, data_samples) -> None:
+    def _record_teachers(self, inputs, data_samples,
+                         teacher_inputs=None) -> None:
         """Every teacher forward, without gradients, as far as its
-        recorders need."""
+        recorders need, each on its own preprocessing of the batch."""
         with torch.no_grad():
             for name, model in self.teacher_models.items():
                 manager = self.teacher_recorders[name]
+                t_inputs = inputs if teacher_inputs is None \
+                    else teacher_inputs.get(name)
                 with manager.record():
-                    forward_to(model, inputs, data_samples, manager.sources)
+                    forward_to(model, t_inputs, data_samples,
+                               manager.sources)
 
     def _student_losses(self, inputs, data_samples, s_factor: float) -> dict:
         """The student forward (its recorders capture features) and its

@@ -53,6 +53,15 @@ class TeacherStateMixin:
                 model._apply(fn, *args, **kwargs)
         return self
 
+    def _set_device(self, device) -> None:
+        """``to``/``cuda``/``cpu`` also tell the hidden teachers' data
+        preprocessors where their inputs go."""
+        super()._set_device(device)
+        if not self.teacher_in_checkpoint:
+            for model in self._hidden_teachers.values():
+                if hasattr(model, '_set_device'):
+                    model._set_device(device)
+
     def _register_checkpoint_hooks(self) -> None:
         self._register_load_state_dict_pre_hook(self._accept_plain_student)
         self._register_state_dict_hook(self._strip_ddp_wrappers)
