@@ -16,13 +16,19 @@ def test_dist_train_two_processes_gloo(toy_data, tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, PORT='29531',
                OMP_NUM_THREADS='1')
     res = subprocess.run(
-        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work)],
+        ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', str(work),
+         '--dist-timeout', '120'],
         cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-4000:]
     assert 'gloo' in log.lower() or 'world_size: 2' in log.lower() or \
         'distributed: true' in log.lower()
     assert (work / 'epoch_1.pth').exists()
+    # --dist-timeout reached the ranks' config (the CPU default is 300 s)
+    from mmengine.config import Config
+    dumped = Config.fromfile(str(work / 'det.py'))
+    assert dumped.env_cfg.dist_cfg.timeout == 120
+    assert dumped.env_cfg.dist_cfg.backend == 'gloo'
 
 
 def test_dist_distillation_two_processes_gloo(distill_cfg, tmp_path):

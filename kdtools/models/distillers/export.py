@@ -10,7 +10,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS
 
-from kdtools.utils.checkpoint import load_checkpoint_file
+from kdtools.registry import MODELS as KDTOOLS_MODELS
+from kdtools.utils.checkpoint import load_checkpoint_file, trust_checkpoints
 from kdtools.utils.config import load_config
 from kdtools.utils.errors import CheckpointError, ConfigError
 from .teacher import _plain_state_dict, model_cfg_from
@@ -27,8 +28,10 @@ def _inference_types(cfg):
         if isinstance(name, str):
             scope, _, short = name.rpartition('.')
             scope = scope or out.get('_scope_', '')
-            cls = MODELS.get(f'kdtools.{short}') if scope in ('', 'kdtools') \
-                else None
+            # kdtools' own classes only (the registry's fallbacks to other
+            # libraries are not asked)
+            cls = KDTOOLS_MODELS.module_dict.get(short) \
+                if scope in ('', 'kdtools') else None
             if cls is not None and getattr(cls, 'export_type', None):
                 new_scope, _, new_name = cls.export_type.rpartition('.')
                 out['_scope_'], out['type'] = new_scope, new_name
@@ -59,14 +62,76 @@ def student_config(config) -> Config:
     return Config(plain)
 
 
+#: what an exported checkpoint's name may end with (its config is written
+#: beside it with the same stem and ``.py``, so the two never coincide)
+CHECKPOINT_EXTS = ('.pth', '.pt')
+
+
+def _same_file(a: str, b: str) -> bool:
+    return osp.realpath(a) == osp.realpath(b)
+
+
+def export_paths(out: str, inputs=(), force: bool = False):
+    """``(checkpoint, config)`` paths :func:`export_student` writes for
+    ``out``, after checking that writing them destroys nothing: ``out`` ends
+    in ``.pth`` (the config goes beside it as ``.py``), neither path is one
+    of ``inputs`` (the distiller checkpoint and config: never overwritten,
+    even with ``force``), and neither exists unless ``force``."""
+    out = str(out)
+    if not out.endswith(CHECKPOINT_EXTS):
+        hint = (f' (the config is written beside it: pass '
+                f'{osp.splitext(out)[0]}.pth to get both)'
+                if out.endswith('.py') else '')
+        raise ConfigError(
+            f'export: output {out!r} must be the student checkpoint\'s path, '
+            f'ending in .pth{hint}')
+    cfg_path = osp.splitext(out)[0] + '.py'
+    for path in (out, cfg_path):
+        for given in inputs:
+            if given and osp.exists(path) and _same_file(path, str(given)):
+                raise ConfigError(
+                    f'export: writing {path!r} would overwrite the input '
+                    f'{str(given)!r}; expected another output path')
+    existing = [p for p in (out, cfg_path) if osp.lexists(p)]
+    if existing and not force:
+        raise ConfigError(
+            f'export: {" and ".join(repr(p) for p in existing)} already '
+            f'exist{"s" if len(existing) == 1 else ""}; refusing to '
+            'overwrite: pass --force (force=True) to replace, or choose '
+            'another output path')
+    return out, cfg_path
+
+
+def _write_atomic(path: str, write) -> None:
+    """``write(tmp)`` then rename to ``path``: a failed write leaves the
+    old file (or none), never a partial one."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
 def export_student(config, checkpoint: str, out: str,
-                   trusted: Optional[bool] = None) -> str:
-    """Write ``out`` (plain student checkpoint) and ``out``'s ``.py``
-    (student config); check that the plain student loads it strictly.
-    Returns the config path."""
+                   trusted: Optional[bool] = None,
+                   force: bool = False) -> str:
+    """Write ``out`` (plain student checkpoint, ending in ``.pth``) and
+    ``out``'s ``.py`` (student config); check that the plain student loads
+    it strictly. Existing files are replaced only with ``force``; the input
+    checkpoint and config never are. Returns the config path."""
     if not osp.isfile(checkpoint):
         raise CheckpointError(f'checkpoint {checkpoint!r} does not exist')
-    cfg = student_config(config)
+    config_file = config if isinstance(config, str) else getattr(
+        config, 'filename', None)
+    out, cfg_path = export_paths(
+        out, [checkpoint] + ([config_file] if config_file and
+                             osp.isfile(config_file) else []), force)
+    distill_cfg = load_config(config)
+    # the distillation config may trust its own checkpoints
+    trust_checkpoints(distill_cfg.get('trusted_checkpoints', None))
+    cfg = student_config(distill_cfg)
     ckpt = load_checkpoint_file(checkpoint, map_location='cpu',
                                 trusted=trusted)
     raw = ckpt.get('state_dict', ckpt)
@@ -87,10 +152,15 @@ def export_student(config, checkpoint: str, out: str,
             if k in ('dataset_meta', 'epoch', 'iter', 'seed',
                      'mmengine_version', 'experiment_name')}
     meta['kdtools'] = dict(exported_from=osp.abspath(checkpoint),
-                           distill_config=getattr(config, 'filename', None) or str(config),
+                           distill_config=config_file or str(config),
                            time=time.strftime('%Y-%m-%d %H:%M:%S'))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    torch.save(dict(state_dict=student.state_dict(), meta=meta), out)
-    cfg_path = osp.splitext(out)[0] + '.py'
-    cfg.dump(cfg_path)
+    _write_atomic(out, lambda tmp: torch.save(
+        dict(state_dict=student.state_dict(), meta=meta), tmp))
+    text = cfg.pretty_text  # what Config.dump writes for a .py file
+
+    def write_config(tmp):
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
+    _write_atomic(cfg_path, write_config)
     return cfg_path
