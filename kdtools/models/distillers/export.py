@@ -41,14 +41,21 @@ def _inference_types(cfg):
     return cfg
 
 
+#: the models whose student export writes
+DISTILLER_TYPES = ('Distiller', 'DataFreeDistiller')
+#: training-only hooks of data-free runs, not in an exported config
+DATAFREE_HOOKS = ('DataFreeVisualizationHook', )
+
+
 def student_config(config) -> Config:
     """The distillation config with ``model`` replaced by its student (the
     user's own config again) and the distillation hooks removed."""
     cfg = load_config(config)
     model = cfg.model
-    if model.get('type', '').split('.')[-1] != 'Distiller':
+    kind = model.get('type', '').split('.')[-1]
+    if kind not in DISTILLER_TYPES:
         raise ConfigError(f'{config!r}: model.type is {model.get("type")!r}, '
-                          'not a kdtools Distiller')
+                          f'not one of kdtools\' {list(DISTILLER_TYPES)}')
     student = model.student
     if 'config' in student and 'type' not in student:
         student = model_cfg_from(student.config, 'model.student')
@@ -59,6 +66,16 @@ def student_config(config) -> Config:
         if h.get('type', '').split('.')[-1] != 'TeacherEvalHook']
     for key in ('teacher_config', 'teacher_ckpt', 'trusted_checkpoints'):
         plain.pop(key, None)
+    if kind == 'DataFreeDistiller':
+        # trained on synthetic images: there is no student training set to
+        # hand on (the loader is kdtools' SyntheticDataset), nor the
+        # generator's optimizers and schedules
+        for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                    'param_scheduler'):
+            plain.pop(key, None)
+        plain['custom_hooks'] = [
+            h for h in plain['custom_hooks']
+            if h.get('type', '').split('.')[-1] not in DATAFREE_HOOKS]
     return Config(plain)
 
 
