@@ -59,6 +59,12 @@ param_scheduler = dict(
                   end=400, eta_min=2e-4)],
     generator=[dict(type='ConstantLR', factor=1.0, by_epoch=False)])
 
+# under tools/dist_train.sh: student and generator DDP-wrapped one by one
+# (the distiller's train_step runs as it is; each rank synthesises its own
+# images and budget from its own seed, the student's gradients are averaged)
+model_wrapper_cfg = dict(type='MMSeparateDistributedDataParallel',
+                         broadcast_buffers=False,
+                         find_unused_parameters=False)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(by_epoch=False, interval=200, save_best='accuracy/top1',

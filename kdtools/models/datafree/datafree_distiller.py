@@ -15,9 +15,9 @@ from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
 from ..distillers.state_dict import TeacherStateMixin, unwrap
 from ..distillers.teacher import build_teacher, student_cfg_from
-from ..losses.utils import tempered_kl
 from .bn_statistics_prior import BNStatisticsPrior
 from .synthesis import (eval_mode, logits_of, normalizer, normalizes,
+                        per_image_kl, per_pixel, pixel_rows,
                         synthesis_round)
 
 SYNTHESIS_DEFAULTS = dict(
@@ -31,6 +31,16 @@ DISTILL_DEFAULTS = dict(
     batch_size=256, loss=dict(type='WeightedKDLoss', temperature=20.0),
     augment=dict(type='SynthesisAugment', padding=4), beta=(0.4, 1.0),
     priority='w_kl')
+# segmentation (DATAFREE.md 7.3): inverse-frequency phi over pixels, T = 1,
+# RandomCrop(pad 8) + flip in synthesis, RandomResizedCrop(0.5-1) + flip
+# on buffer images
+SEG_DEFAULTS = dict(
+    synthesis=dict(task=dict(type='ModulatedTaskLoss', gamma=2.0,
+                             kappa=-1.0, loss_weight=0.5),
+                   augment=dict(type='SynthesisAugment', padding=8)),
+    distill=dict(loss=dict(type='WeightedKDLoss', temperature=1.0),
+                 augment=dict(type='SynthesisAugment', padding=0,
+                              scale=(0.5, 1.0))))
 
 
 def _merged(owner: str, given: Optional[dict], defaults: dict) -> dict:
@@ -68,6 +78,15 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
       (``priority='w_kl'``; ``'kl'``: without ``w``) for the sampled items.
       beta rises linearly from ``beta[0]`` to ``beta[1]`` over them.
 
+    ``task='seg'`` (DATAFREE.md 7): mmseg segmentors, whose ``tensor``
+    score maps are resized to the image size; the task target is the
+    teacher's own per-pixel argmax (no random classes), the task,
+    adversarial and KD terms are the classification ones applied per pixel
+    (means over images and pixels; ``phi`` counts pixels, with
+    ``kappa=-1``: inverse frequency), and the priority of a buffer image is
+    ``delta = w * mean_u KL_1(t_u, s_u)``; ``SEG_DEFAULTS`` holds the
+    segmentation defaults (T = 1, kappa = -1, the 7.3 augmentations).
+
     Synthesis stops once ``budget`` images were made (the last round's
     surplus is not stored). Images ``(B, C, H, W)`` in [0, 1] reach each
     model normalised by its own data preprocessor.
@@ -89,6 +108,7 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             (``AdversarialDisagreementLoss`` or None), ``augment``.
         distill (dict): ``batch_size`` b, ``loss`` (``WeightedKDLoss``),
             ``augment``, ``beta`` (start, end), ``priority``.
+        task (str): 'cls' (logits ``(B, C)``) or 'seg' (score maps).
     """
 
     def __init__(self, student: dict, teacher: dict, generator: dict,
@@ -97,15 +117,23 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
                  synthesis: Optional[dict] = None,
                  distill: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None, task: str = 'cls') -> None:
+        if task not in ('cls', 'seg'):
+            raise ConfigError(f"model.task={task!r}; expected 'cls' or "
+                              "'seg'")
         built_student = MODELS.build(student_cfg_from(student))
         super().__init__(data_preprocessor=data_preprocessor or
                          built_student.data_preprocessor, init_cfg=init_cfg)
         self.student = built_student
+        self.task = task
         model, _, _ = build_teacher('model.teacher', teacher, None)
         self._hold_teachers(dict(teacher=model), False)
-        self.syn = _merged('model.synthesis', synthesis, SYNTHESIS_DEFAULTS)
-        self.kd = _merged('model.distill', distill, DISTILL_DEFAULTS)
+        seg = SEG_DEFAULTS if task == 'seg' else dict(synthesis={},
+                                                        distill={})
+        self.syn = _merged('model.synthesis', synthesis,
+                           {**SYNTHESIS_DEFAULTS, **seg['synthesis']})
+        self.kd = _merged('model.distill', distill,
+                          {**DISTILL_DEFAULTS, **seg['distill']})
         self.generator = MODELS.build(generator)
         self._check_budget(budget, buffer_size)
         buffer = dict(buffer or dict(type='PriorityReplayBuffer'))
@@ -161,19 +189,25 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
 
     @torch.no_grad()
     def _check_classes(self) -> int:
-        """The class counts of teacher and student (a dummy forward on one
-        generator-sized batch) must agree."""
+        """The teacher's output fits ``task`` and the class counts of
+        teacher and student (a dummy forward on one generator-sized batch)
+        agree."""
         x = torch.rand(2, *self.generator.image_shape)
         t = logits_of(self.teacher, self.norm_teacher(x))
+        if (t.dim() == 4) != (self.task == 'seg'):
+            raise ConfigError(
+                f'model.task={self.task!r} but the teacher\'s tensor output '
+                f'has shape {tuple(t.shape)}; expected (B, C) logits for '
+                "'cls' and (B, C, H, W) score maps for 'seg'")
         with eval_mode(self.student):
             s = logits_of(self.student, self.norm_student(x))
-        if t.shape[-1] != s.shape[-1]:
+        if t.shape[1] != s.shape[1]:
             raise ConfigError(
-                f'model.student predicts {s.shape[-1]} classes but the '
-                f'teacher predicts {t.shape[-1]}: data-free distillation '
+                f'model.student predicts {s.shape[1]} classes but the '
+                f'teacher predicts {t.shape[1]}: data-free distillation '
                 'needs the same classes (set the student head\'s '
                 'num_classes)')
-        return int(t.shape[-1])
+        return int(t.shape[1])
 
     def norm_student(self, x):
         """[0, 1] images -> student input: the distiller's data
@@ -267,7 +301,7 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
                               'generator)')
         start = time.perf_counter()
         out = synthesis_round(
-            self.generator, self.teacher, unwrap(self.student),
+            unwrap(self.generator), self.teacher, unwrap(self.student),
             batch_size=int(self.syn['batch_size']),
             num_classes=self.num_classes,
             inner_steps=int(self.syn['inner_steps']),
@@ -276,7 +310,8 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             bn_weight=float(self.syn['bn_weight']), task_loss=self.task_loss,
             adv_loss=self.adv_loss if adv else None,
             norm_t=self.norm_teacher, norm_s=self.norm_student,
-            meta_wrapper=g_wrapper if self.syn['meta'] else None)
+            meta_wrapper=g_wrapper if self.syn['meta'] else None,
+            self_label=self.task == 'seg')
         images = out.pop('images')
         keep = min(images.shape[0], self.budget - int(self.synthesised))
         self.buffer.add(images[:keep])
@@ -301,9 +336,10 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
         with s_wrapper.optim_context(self.student):
             s = logits_of(self.student, self.norm_student(x))
         weighted = self.buffer.sampling == 'priority'
-        loss = self.kd_loss(s, t, weight=w if weighted else None)
+        loss = self.kd_loss(pixel_rows(s), pixel_rows(t),
+                            weight=per_pixel(w, s) if weighted else None)
         s_wrapper.update_params(loss)
-        kl = tempered_kl(s.detach(), t, 1.0, dim=1)
+        kl = per_image_kl(s.detach(), t)
         self.buffer.update_priorities(
             idx, w * kl if self.kd['priority'] == 'w_kl' else kl)
         self.kd_steps_done.add_(1)

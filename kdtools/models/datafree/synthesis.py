@@ -5,7 +5,10 @@ from contextlib import contextmanager
 from typing import Callable, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..losses.utils import tempered_kl
 
 
 def normalizes(model: nn.Module) -> bool:
@@ -25,12 +28,48 @@ def normalizer(model: nn.Module) -> Callable[[Tensor], Tensor]:
 
 
 def logits_of(model: nn.Module, x: Tensor) -> Tensor:
-    """The model's ``tensor`` mode output (class logits ``(B, C)`` for an
-    mmpretrain classifier; the last element when it returns several)."""
+    """The model's ``tensor`` mode output: class logits ``(B, C)`` for an
+    mmpretrain classifier (the last element when it returns several);
+    for an mmseg segmentor the decode head's score map, resized to the
+    input's ``(H, W)`` as mmseg's ``predict`` does (bilinear, the model's
+    ``align_corners``) -> ``(B, C, H, W)``."""
     out = model(x, mode='tensor')
     if isinstance(out, (tuple, list)):
         out = out[-1]
+    if out.dim() == 4 and out.shape[2:] != x.shape[2:]:
+        inner = getattr(model, 'module', model)
+        out = F.interpolate(out, size=x.shape[2:], mode='bilinear',
+                            align_corners=bool(getattr(
+                                inner, 'align_corners', False)))
     return out
+
+
+def pixel_rows(logits: Tensor) -> Tensor:
+    """Per-pixel outputs as rows of a batch: ``(B, C, H, W)`` ->
+    ``(B H W, C)`` (pixel u of image j at row ``j H W + u``), so that the
+    classification terms (task, adversarial, KD) apply per pixel and their
+    means are ``mean_{j,u}`` (DATAFREE.md 7.3); ``(B, C)`` unchanged."""
+    if logits.dim() == 2:
+        return logits
+    return logits.movedim(1, -1).reshape(-1, logits.shape[1])
+
+
+def per_pixel(weight: Tensor, logits: Tensor) -> Tensor:
+    """A per-image weight ``(B,)`` repeated for each pixel of ``logits``
+    (the rows of :func:`pixel_rows`); unchanged for ``(B, C)``. With it,
+    ``mean_rows(w_row * l_row) = mean_j w_j mean_u l_{j,u}``."""
+    if logits.dim() == 2:
+        return weight
+    return weight.repeat_interleave(logits[0, 0].numel())
+
+
+def per_image_kl(preds_S: Tensor, preds_T: Tensor) -> Tensor:
+    """``KL(p_t || p_s)`` at T = 1 per image ``(B,)``: per sample for
+    logits ``(B, C)``; averaged over the pixels for score maps ``(B, C, H,
+    W)``, ``mean_{u in Omega} KL(p_t(.|x,u) || p_s(.|x,u))`` (the
+    per-image priority of DATAFREE.md 7.3). The teacher is detached."""
+    kl = tempered_kl(preds_S, preds_T, 1.0, dim=1)
+    return kl.flatten(1).mean(1) if kl.dim() > 1 else kl
 
 
 @contextmanager
@@ -63,7 +102,7 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
                     augment: nn.Module, bn_prior, bn_weight: float,
                     task_loss: nn.Module, adv_loss: Optional[nn.Module],
                     norm_t: Callable, norm_s: Callable,
-                    meta_wrapper=None) -> dict:
+                    meta_wrapper=None, self_label: bool = False) -> dict:
     """One round (DATAFREE.md 3 ``SynthesisRound``, Fast's
     ``FastMetaSynthesizer.synthesize``)::
 
@@ -80,11 +119,17 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
     images in [0, 1] to each model's input. Returns ``images`` (the best
     ``x``, ``(B, C, H, W)`` in [0, 1], detached) and the last step's
     terms for logging.
+
+    ``self_label=True`` (segmentation, DATAFREE.md 7.3): no random targets;
+    the task term's target is the teacher's own detached per-pixel argmax
+    of each step, and the task and adversarial terms see the score maps as
+    pixel rows (:func:`pixel_rows`), so ``phi`` counts pixels.
     """
     device = next(iter(teacher.buffers()), torch.zeros(())).device
     z = torch.randn(batch_size, *generator.latent_shape, device=device)
     z.requires_grad_(True)
-    targets = torch.randint(num_classes, (batch_size, ), device=device)
+    targets = None if self_label else torch.randint(
+        num_classes, (batch_size, ), device=device)
     fast = generator.clone()
     g_params = [p for p in fast.parameters() if p.requires_grad]
     groups = [dict(params=[z], lr=lr_z)]
@@ -107,9 +152,11 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
             else:
                 t = logits_of(teacher, norm_t(x_aug))
                 l_bn = t.new_zeros(())
-            l_task = task_loss(t, targets)
-            l_adv = adv_loss(logits_of(student, norm_s(x_aug)), t) \
-                if adv_loss is not None else t.new_zeros(())
+            t = pixel_rows(t)
+            l_task = task_loss(t, t.detach().argmax(1) if self_label
+                               else targets)
+            l_adv = adv_loss(pixel_rows(logits_of(student, norm_s(x_aug))),
+                             t) if adv_loss is not None else t.new_zeros(())
             loss = bn_weight * l_bn + l_task + l_adv
             cost = loss.item()
             if best is None or cost < best_cost:

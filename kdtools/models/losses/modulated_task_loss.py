@@ -43,8 +43,9 @@ class ModulatedTaskLoss(nn.Module):
     Shapes: ``logits (B, C)`` teacher logits of the augmented synthetic
     batch (gradients flow to the images through them); ``target (B,)``
     long; ``weight (B,)`` optional per-sample weight; ``scope_labels
-    (M,)`` optional teacher-argmax labels of the buffer. Classification
-    only: the per-pixel form of DATAFREE.md 7 is not built yet.
+    (M,)`` optional teacher-argmax labels of the buffer. Segmentation
+    (DATAFREE.md 7, ``DataFreeDistiller(task='seg')``) uses the same loss
+    with score maps reshaped to one row per pixel (``B*H*W`` rows).
 
     Args:
         gamma (float): difficulty exponent (focal; 2).
