@@ -14,7 +14,7 @@ STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
+.PHONY: install demo teachers test test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ data-fashion-mnist:
 	@test -f $(FMNIST_SRC)/t10k-labels-idx1-ubyte.gz || { echo "no Fashion-MNIST idx files in $(FMNIST_SRC): apt-get install -y dataset-fashion-mnist, or FMNIST_SRC=<folder with the four *-ubyte.gz files>"; exit 1; }
 	mkdir -p $(FMNIST)
 	for f in $(FMNIST_SRC)/*-ubyte.gz; do gunzip -c $$f > $(FMNIST)/$$(basename $$f .gz); done
+
+# the teachers of the shipped embedded-data distillation configs, trained to
+# the checkpoint paths those configs name (work_dirs/demo/*teacher*/)
+teachers: install data
+	$(PY) tools/misc/make_teachers.py --data $(DATA)
 
 # teacher, baseline student and hint-KD student on the embedded detection
 # data: one table (params, mAP, train time, inference time per image)

@@ -2,13 +2,14 @@
 # two-stage: hint learning on the FPN levels; classification distillation
 # and teacher-bounded regression in the RPN (same anchors in both) and in
 # the R-CNN head (the teacher's RoI head on the student's sampled RoIs).
-# Train the teacher first:
-#   python tools/train.py configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py
-# and point teacher_ckpt at its checkpoint.
+# Its teacher: `make teachers` (tools/misc/make_teachers.py --tasks
+# det-two-stage) trains configs/det/faster-rcnn_mobilenetv2_fpn_12e_toydet.py
+# to teacher_ckpt.
 _base_ = ['../faster-rcnn_r18-base16_fpn_12e_toydet.py']
 
 teacher_config = '{{ fileDirname }}/../faster-rcnn_mobilenetv2_fpn_12e_toydet.py'  # noqa
-teacher_ckpt = 'work_dirs/faster-rcnn_mobilenetv2_fpn_12e_toydet/epoch_12.pth'
+teacher_ckpt = 'work_dirs/demo/det-two-stage_teacher/' \
+    'faster-rcnn_mobilenetv2_fpn_12e_toydet.pth'
 
 chen17_cls = dict(type='WeightedSoftCELoss', mu=0.5, temperature=1.0,
                   bg_weight=1.5)
