@@ -129,3 +129,12 @@ def test_unresolvable_names_say_which_prefix_fixes_them():
                                                    'mmpretrain'))
         with pytest.raises(KeyError, match='NoSuchThing.*no registry of models'):
             registry.get('NoSuchThing')
+
+
+def test_explicit_kdtools_prefix_asks_kdtools_only():
+    from kdtools.models import Distiller
+    with ROOT_MODELS.switch_scope_and_registry('mmdet') as registry:
+        assert registry.get('kdtools.Distiller') is Distiller
+        with pytest.raises(KeyError, match="kdtools has no model 'GFL'.*"
+                           "'mmdet.GFL'"):
+            registry.get('kdtools.GFL')

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 from kdtools.datasets.checks import check_runner_datasets
 from kdtools.utils.checkpoint import trust_checkpoints
-from kdtools.utils.errors import CheckpointError, ConfigError
+from kdtools.utils.errors import CheckpointError, ConfigError, RegistryError
 
 
 def _is_complete_checkpoint(path: str) -> bool:
@@ -245,6 +245,15 @@ def build_runner(cfg: Config, mode: str = 'train'):
     else:
         check_runner_datasets(cfg, loaders=('test_dataloader', ))
     os.makedirs(cfg.work_dir, exist_ok=True)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    try:
+        if 'runner_type' in cfg:
+            return RUNNERS.build(cfg)
+        return Runner.from_cfg(cfg)
+    except KeyError as e:
+        # mmengine's "X is not in the mmdet::model registry": say which
+        # prefix or scope fixes it, in one line
+        from kdtools.registry import explain_registry_error
+        why = explain_registry_error(e)
+        if why is None:
+            raise
+        raise RegistryError(why) from None

@@ -22,6 +22,12 @@ def resolve_scopes(cfg: Any) -> Any:
     ``LoadAnnotations`` resolve to the wrong class or to none. With
     ``_scope_`` set, the whole subtree builds in ``<scope>``, exactly as
     mmengine does for dicts inherited from ``mmdet::`` configs.
+
+    Plain mmengine (``Config.fromfile`` without this) builds the same
+    models: kdtools' registries resolve a bare name that mmdet's code asks
+    for in mmdet (:mod:`kdtools.registry`). Setting ``_scope_`` here keeps
+    the whole subtree in its library even where other code (a user's own
+    module) asks.
     """
     if isinstance(cfg, dict):
         t = cfg.get('type')

@@ -18,6 +18,13 @@ class ConfigError(KDToolsError, ValueError):
     """A config names something that does not exist or does not fit."""
 
 
+class RegistryError(ConfigError, KeyError):
+    """A config names a type no registry in reach has (or several have)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ''
+
+
 class DatasetError(KDToolsError, ValueError):
     """A dataset folder or annotation file is missing or malformed."""
 

@@ -9,6 +9,12 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """Import kdtools' modules (and mmdet's, mmseg's, mmpretrain's) so that
     their registries are filled, and make ``kdtools`` the default scope.
 
+    kdtools' types are then also in mmengine's root registries, so they
+    resolve by their bare names from any default scope (a config inheriting
+    a stock mmdet config keeps ``default_scope='mmdet'``); a script running
+    such a config calls this with ``init_default_scope=False`` before
+    ``Runner.from_cfg`` (the Runner sets the config's scope).
+
     Args:
         init_default_scope (bool): Set the default scope to ``kdtools``.
             Defaults to True.

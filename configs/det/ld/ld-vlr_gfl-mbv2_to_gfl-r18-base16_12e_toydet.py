@@ -10,7 +10,7 @@ _base_ = ['./ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py']
 model = dict(
     head_distillers=dict(
         ld=dict(
-            loss_ld_vlr=dict(type='LocalizationDistillationLoss',
+            loss_vlr_ld=dict(type='LocalizationDistillationLoss',
                              temperature=10, loss_weight=0.25),
             vlr=dict(pos_iou_thr='atss', alpha=0.25,
                      iou_mode='diou'))))

@@ -11,7 +11,7 @@ from torch import nn
 from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
 from ..recorders import RecorderManager
-from .input_wiring import DistillTerm, InputRef, teachers_of
+from .input_wiring import DistillTerm, InputRef, check_refs, teachers_of
 from .partial_forward import forward_to
 
 
@@ -20,7 +20,9 @@ def dummy_forward(input_shape: Sequence[int], refs: Iterable[InputRef],
                   teachers: Dict[str, nn.Module],
                   teacher_recorders: Dict[str, RecorderManager]) -> None:
     """Record one forward of a dummy batch on every side (eval mode), as
-    far as the recorders ``refs`` read need."""
+    far as the recorders ``refs`` read need, and check that every reference
+    reads something recorded (:func:`check_refs`: e.g. ``student.fpn.4`` on
+    a 3-level FPN is refused here, naming the reference and the length)."""
     x = torch.zeros((1, ) + tuple(input_shape))
     refs = list(refs)
     used = {side: {r.recorder for r in refs if r.side.rstrip('s') == side}
@@ -39,6 +41,7 @@ def dummy_forward(input_shape: Sequence[int], refs: Iterable[InputRef],
                            student_recorders.sources_of(used['student']))
     finally:
         student.train(was_training)
+    check_refs(refs, student_recorders, teacher_recorders)
 
 
 def build_adapters(terms: Sequence[DistillTerm],
@@ -63,7 +66,7 @@ def build_adapters(terms: Sequence[DistillTerm],
                 raise ConfigError(
                     f'distill_losses.{term.name}.adapter: needs (N, C, H, '
                     f'W) features; student {s_ref.text} is {s_shape}, '
-                    f'teacher {t}: {t_ref.text} is {t_shape}')
+                    f'teachers.{t}: {t_ref.text} is {t_shape}')
             cfg = dict(term.adapter_cfg)
             cfg.pop('_scope_', None)
             cfg.setdefault('in_channels', s_shape[1])
@@ -103,7 +106,7 @@ def check_same_shapes(term: DistillTerm, student_recorders: RecorderManager,
                 check(shapes)
             except ValueError as e:
                 raise ConfigError(
-                    f'distill_losses.{term.name}: teacher {t}: {e}') \
+                    f'distill_losses.{term.name}: teachers.{t}: {e}') \
                     from None
     if not getattr(term.loss, 'requires_same_shape', False) or \
             not (term.student_args and t_args):
@@ -118,7 +121,7 @@ def check_same_shapes(term: DistillTerm, student_recorders: RecorderManager,
                 raise ConfigError(
                     f'distill_losses.{term.name}: {type(term.loss).__name__}'
                     f' compares student {s_ref.text} {s_shape} with '
-                    f'teacher {t}: {t_ref.text} {t_shape} element-wise, '
+                    f'teachers.{t}: {t_ref.text} {t_shape} element-wise, '
                     'but they differ (for class outputs: different class '
                     'counts); add an adapter or record comparable '
                     'tensors')

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from typing import Dict, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
@@ -14,7 +15,16 @@ from .input_wiring import InputRef, checked, teachers_of
 from .state_dict import unwrap
 
 _KEYS = {'student', 'teacher', 'loss_weight', 'gp_weight', 'd_steps',
-         'condition_on_image'}
+         'condition_on_image', 'align'}
+
+
+def resized(logits: Tensor, size) -> Tensor:
+    """``logits`` bilinearly resized to ``size`` (as the pixel-wise term
+    aligns score maps), unchanged when already that size."""
+    if tuple(logits.shape[2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode='bilinear',
+                         align_corners=False)
 
 
 class AdversarialTerm:
@@ -25,7 +35,10 @@ class AdversarialTerm:
     maps, default ``'student.logits'`` / ``'teacher.logits'``),
     ``loss_weight`` of the student's term (0.1), ``gp_weight`` (10),
     ``d_steps`` critic updates per student update (1),
-    ``condition_on_image`` (True).
+    ``condition_on_image`` (True), ``align`` (``'student'``: score maps of
+    different sizes, e.g. a stride-4 student and a stride-8 teacher, are
+    compared at the student's size, the teacher's resized bilinearly as the
+    pixel-wise term does; ``'teacher'``: at the teacher's).
     """
 
     def __init__(self, adversarial: Optional[dict], student_recorders,
@@ -39,6 +52,10 @@ class AdversarialTerm:
         self.gp_weight = float(adv.get('gp_weight', 10.0))
         self.d_steps = int(adv.get('d_steps', 1))
         self.condition_on_image = bool(adv.get('condition_on_image', True))
+        self.align = adv.get('align', 'student')
+        if self.align not in ('student', 'teacher'):
+            raise ConfigError(f'adversarial.align={self.align!r}; expected '
+                              '"student" or "teacher"')
         if self.d_steps < 1:
             raise ConfigError(f'adversarial.d_steps={self.d_steps}; '
                               'expected >= 1 critic update per student '
@@ -76,7 +93,8 @@ class AdversarialTerm:
 
     def check_shapes(self, student_recorders, teacher_recorders) -> None:
         """After the dummy forward: the score maps of both sides have the
-        same class count; keeps the student's shape."""
+        same class count (their sizes may differ: :meth:`aligned`); keeps
+        the student's shape."""
         s_ref = self.student
         self.shape = tuple(s_ref.fetch(student_recorders).shape)
         for t in teachers_of(self.teacher, teacher_recorders):
@@ -85,7 +103,7 @@ class AdversarialTerm:
                 raise ConfigError(
                     f'adversarial: the critic compares score maps, but '
                     f'student {s_ref.text} is {self.shape} and '
-                    f'teacher {t}: {self.teacher.text} is '
+                    f'teachers.{t}: {self.teacher.text} is '
                     f'{t_shape} (different class counts)')
 
     def build_discriminator(self, cfg: dict) -> nn.Module:
@@ -112,13 +130,24 @@ class AdversarialTerm:
             align_corners=False)
         return torch.cat([probs, images], dim=1)
 
-    def teacher_scores(self, teacher_recorders,
-                       teacher_weights: Dict[str, float]) -> Tensor:
+    def aligned(self, s_logits: Tensor, teacher_recorders,
+                teacher_weights: Dict[str, float]) -> Tuple[Tensor, Tensor]:
+        """The student's and the teachers' score maps at one size (the
+        student's or the first teacher's, as ``align`` says)."""
         names = teachers_of(self.teacher, teacher_recorders)
         scores = [self.teacher.fetch(teacher_recorders[t]) for t in names]
+        size = s_logits.shape[2:] if self.align == 'student' \
+            else scores[0].shape[2:]
+        return resized(s_logits, size), self.teacher_scores(
+            [resized(t, size) for t in scores], names, teacher_weights)
+
+    @staticmethod
+    def teacher_scores(scores, names, teacher_weights: Dict[str, float]
+                       ) -> Tensor:
+        """One teacher's score map, or (several teachers, maps of one size)
+        the weighted mean of their probabilities, as logits."""
         if len(scores) == 1:
             return scores[0]
-        # several teachers: the weighted mean of their probabilities, as logits
         probs = sum(teacher_weights[t] * s.softmax(dim=1)
                     for t, s in zip(names, scores))
         return probs.clamp_min(1e-8).log()
@@ -129,7 +158,9 @@ class AdversarialTerm:
                      it: int) -> Dict[str, Tensor]:
         """``-w * D(I, Q_s)`` with the critic frozen (its parameters get no
         gradient from it); keeps the batch for :meth:`critic_loss`."""
-        s_logits = self.student.fetch(student_recorders)
+        s_logits, t_logits = self.aligned(
+            self.student.fetch(student_recorders), teacher_recorders,
+            teacher_weights)
         critic = unwrap(discriminator)
         flags = [p.requires_grad for p in critic.parameters()]
         for p in critic.parameters():
@@ -139,9 +170,7 @@ class AdversarialTerm:
         finally:
             for p, f in zip(critic.parameters(), flags):
                 p.requires_grad_(f)
-        self.last = (inputs.detach(), s_logits.detach(),
-                     self.teacher_scores(teacher_recorders,
-                                         teacher_weights).detach())
+        self.last = (inputs.detach(), s_logits.detach(), t_logits.detach())
         loss = -self.loss_weight * score.mean()
         return {'distill.loss_holistic': checked(loss, 'loss_holistic', it)}
 

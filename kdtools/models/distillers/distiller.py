@@ -27,9 +27,10 @@ from .loss_schedule import (SCHEDULE_KEYS, active_terms, check_schedule,
                             split_schedules)
 from .partial_forward import forward_to
 from .state_dict import TeacherStateMixin, unwrap
-from .teacher import (build_model, build_teacher, disable_inplace,
-                      named_teachers, normalised_weights, student_cfg_from)
+from .teacher import (build_model, build_teacher, named_teachers,
+                      normalised_weights, student_cfg_from)
 from .teacher_cache import TeacherCache, check_cacheable
+from .teacher_inference import InplaceProbe, configure_inference
 from .teacher_preprocessing import DistillerDataPreprocessor
 
 
@@ -47,10 +48,11 @@ class Distiller(TeacherStateMixin, BaseModel):
     alone, so MMLab evaluators and visualisers work unchanged.
 
     Teachers are frozen (no gradients, always eval mode so BN statistics
-    never move, in-place activations off), loaded strictly from their
-    checkpoints, and kept out of the distiller's state dict (so out of its
-    checkpoints) unless ``teacher_in_checkpoint=True``: on resume they are
-    rebuilt from their own checkpoints.
+    never move; in-place activations and layout: :mod:`.teacher_inference`),
+    loaded strictly from their checkpoints, and kept out of the distiller's
+    state dict (so out of its checkpoints) unless
+    ``teacher_in_checkpoint=True``: on resume they are rebuilt from their own
+    checkpoints.
 
     Args:
         student (dict): the student model config (a model dict, typically
@@ -103,6 +105,9 @@ class Distiller(TeacherStateMixin, BaseModel):
             matrices, as Yim et al. do). Kept on the device the teacher runs
             on. Not for ``teachers.`` inputs, head distillers or the
             adversarial term. Defaults to False.
+        teacher_channels_last ('auto' | bool): teachers in channels_last
+            where it is faster ('auto': measured at build time; a teacher's
+            own ``channels_last`` key wins). Defaults to 'auto'.
         input_shape (tuple): ``(C, H, W)`` of the dummy input used at build
             time to infer adapter channels from recorded shapes.
         teacher_in_checkpoint (bool): keep teacher weights in the
@@ -140,6 +145,7 @@ class Distiller(TeacherStateMixin, BaseModel):
                  teacher_cache: bool = False,
                  input_shape: Sequence[int] = (3, 128, 128),
                  teacher_in_checkpoint: bool = False,
+                 teacher_channels_last='auto',
                  discriminator: Optional[dict] = None,
                  adversarial: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -153,11 +159,6 @@ class Distiller(TeacherStateMixin, BaseModel):
         super().__init__(data_preprocessor=built_student.data_preprocessor,
                          init_cfg=init_cfg)
         self.student = built_student
-        # in-place activations could overwrite recorded features; head
-        # distillers record head outputs and targets only, which nothing
-        # modifies, so a model keeps them when it has no feature recorders
-        if student_recorders:
-            disable_inplace(self.student)
         self.head_distillers = build_head_distillers(head_distillers or {})
         hd_student_recs, hd_teacher_recs = head_recorders(
             self.head_distillers)
@@ -210,10 +211,12 @@ class Distiller(TeacherStateMixin, BaseModel):
         self.adv = AdversarialTerm.from_cfg(discriminator, adversarial,
                                             self.student_recorders,
                                             self.teacher_recorders)
-        if self.terms or self.adv:
-            self._build_adapters(tuple(input_shape))
+        probe = self._build_adapters(tuple(input_shape)) \
+            if self.terms or self.adv else None
         if self.adv:
             self.discriminator = self.adv.build_discriminator(discriminator)
+        self.inference_setting = configure_inference(
+            self, probe, teacher_channels_last, teachers, input_shape)
         self._register_checkpoint_hooks()
 
     @property
@@ -231,15 +234,18 @@ class Distiller(TeacherStateMixin, BaseModel):
         """term -> teacher -> sample index -> what the term read."""
         return self._cache.kept
 
-    def _build_adapters(self, input_shape) -> None:
-        """Record a dummy forward; build each term's adapters with channels
-        from the recorded shapes; check the shapes the other terms and the
+    def _build_adapters(self, input_shape) -> InplaceProbe:
+        """Record a dummy forward (probing which in-place modules read
+        recorded tensors); build each term's adapters with channels from the
+        recorded shapes; check the shapes the other terms and the
         adversarial term compare."""
         refs = [r for t in self.terms for r in t.inputs.values()]
         if self.adv:
             refs += self.adv.refs
-        dummy_forward(input_shape, refs, self.student, self.student_recorders,
-                      self.teacher_models, self.teacher_recorders)
+        with InplaceProbe.of(self) as probe:
+            dummy_forward(input_shape, refs, self.student,
+                          self.student_recorders, self.teacher_models,
+                          self.teacher_recorders)
         for name, per_teacher in build_adapters(
                 self.terms, self.student_recorders,
                 self.teacher_recorders).items():
@@ -249,6 +255,7 @@ class Distiller(TeacherStateMixin, BaseModel):
                                   self.teacher_recorders)
         reset_recorders([self.student_recorders,
                          *self.teacher_recorders.values()])
+        return probe
 
     # ------------------------------------------------------------------
     # one training step

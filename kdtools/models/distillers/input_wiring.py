@@ -58,12 +58,27 @@ class InputRef:
         self.indices = [int(i) for i in m.group(4).split('.') if i]
         self.call = call
         self.text = spec
+        self.owner = owner
 
-    def fetch(self, manager: RecorderManager):
+    def fetch(self, manager: RecorderManager, label: Optional[str] = None):
+        """The referenced value from ``manager``'s recorders (or the batch);
+        an index past the end of a recorded tuple/list is a one-line
+        ConfigError naming the reference and the recorded length (checked
+        at build time on the dummy forward, :func:`check_refs`)."""
         if self.side == 'data':
             return manager.field(self.recorder)
         item = manager[self.recorder].get(self.call)
-        for i in self.indices:
+        for depth, i in enumerate(self.indices):
+            if isinstance(item, (list, tuple)) and \
+                    not -len(item) <= i < len(item):
+                where = '.'.join([self.recorder] +
+                                 [str(j) for j in self.indices[:depth]])
+                side = label or getattr(manager, 'owner', self.side)
+                raise ConfigError(
+                    f'{self.owner}: {self.text!r} indexes {i} into '
+                    f'{where!r} of {side}, which recorded a '
+                    f'{type(item).__name__} of {len(item)} (indices 0..'
+                    f'{len(item) - 1})')
             item = item[i]
         return item
 
@@ -145,6 +160,12 @@ def build_terms(losses_cfg: dict, schedules: dict,
                 f'{owner}: mmengine sums only loss-dict keys containing '
                 f'"loss", so {name!r} would be silently not trained; '
                 f'rename it, e.g. "loss_{name}"')
+        if name.endswith('lr'):
+            raise ConfigError(
+                f'{owner}: mmengine\'s LogProcessor logs every key ending in '
+                f'"lr" as a learning rate (beside lr, unsmoothed), so '
+                f'{name!r} would not log as a loss; rename it so that it '
+                'does not end in "lr"')
         cfg = dict(cfg)
         inputs_cfg = cfg.pop('inputs', None)
         adapter_cfg = cfg.pop('adapter', None)
@@ -217,6 +238,26 @@ def check_signature(owner, loss, inputs) -> None:
             what.append(f'{missing} not wired')
         raise ConfigError(f'{owner}: inputs {sorted(inputs)} do not match '
                           f'{sig}: {"; ".join(what)}')
+
+
+def check_refs(refs, student_recorders: RecorderManager,
+               teacher_recorders: Dict[str, RecorderManager]) -> None:
+    """After the build-time dummy forward: every student/teacher reference
+    of ``refs`` reads something that was recorded (an index out of range
+    is a ConfigError naming the reference and the recorded length). A
+    recorder the dummy forward does not reach (a method only the loss
+    calls) is checked when it first records."""
+    for ref in refs:
+        if ref.side == 'student':
+            managers = [(student_recorders, 'the student')]
+        elif ref.side in ('teacher', 'teachers'):
+            managers = [(teacher_recorders[t], f'teacher {t!r}')
+                        for t in teachers_of(ref, teacher_recorders)]
+        else:
+            continue
+        for manager, label in managers:
+            if getattr(manager[ref.recorder], 'data', None):
+                ref.fetch(manager, label)
 
 
 def teachers_of(ref: InputRef, teachers: Sequence[str]) -> List[str]:

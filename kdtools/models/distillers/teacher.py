@@ -96,9 +96,12 @@ def _plain_state_dict(checkpoint: dict) -> dict:
     return state
 
 
-def local_checkpoint(checkpoint: Optional[str], owner: str) -> str:
+def local_checkpoint(checkpoint: Optional[str], owner: str,
+                     config=None) -> str:
     """The local file of ``checkpoint``: a path, or a URL fetched once into
-    the torch hub cache (:mod:`kdtools.utils.url_checkpoint`)."""
+    the torch hub cache (:mod:`kdtools.utils.url_checkpoint`). A path that
+    does not exist is refused naming the command that makes it (``config``:
+    the model's config, for that command)."""
     if not checkpoint:
         raise CheckpointError(f'{owner}: no checkpoint given (a teacher must '
                               'be trained; set checkpoint=PATH or URL)')
@@ -108,8 +111,13 @@ def local_checkpoint(checkpoint: Optional[str], owner: str) -> str:
         except CheckpointError as e:
             raise CheckpointError(f'{owner}: {e}') from None
     if not osp.isfile(osp.expanduser(checkpoint)):
-        raise CheckpointError(f'{owner}: checkpoint {checkpoint!r} does not '
-                              'exist')
+        cfg = config if isinstance(config, str) else 'its config'
+        raise CheckpointError(
+            f'{owner}: checkpoint {checkpoint!r} does not exist; expected the '
+            'trained teacher: `make teachers` trains the embedded-data '
+            'teachers to the paths the shipped configs name (`python '
+            'tools/misc/make_teachers.py --list` shows them); any other: '
+            f'`python tools/train.py {cfg}`, then set {owner}.checkpoint')
     return checkpoint
 
 
@@ -220,28 +228,29 @@ def build_teacher(owner: str, cfg: dict, default_recorders: Optional[dict]
                   ) -> Tuple[nn.Module, dict, str]:
     """The teacher ``owner`` (``teachers.<name>``) from its entry
     ``dict(config=..., checkpoint=..., recorders=None,
-    trust_checkpoint=False)``: built, loaded strictly, frozen, in-place
-    activations off when it is recorded. Returns the model, its recorder
-    configs (its own ``recorders`` or ``default_recorders``) and the name
-    errors give them."""
+    trust_checkpoint=False, channels_last='auto')``: built, loaded
+    strictly, frozen (in-place activations and layout are set after the
+    build-time forward: :mod:`.teacher_inference`). Returns the model, its
+    recorder configs (its own ``recorders`` or ``default_recorders``) and
+    the name errors give them."""
     tcfg = dict(cfg)
     unknown = set(tcfg) - {'config', 'checkpoint', 'recorders',
-                           'trust_checkpoint'}
+                           'trust_checkpoint', 'channels_last'}
     if unknown or 'config' not in tcfg:
         raise ConfigError(
             f'{owner}: expected keys config, checkpoint (recorders, '
-            f'trust_checkpoint optional); got {sorted(tcfg)}')
+            f'trust_checkpoint, channels_last optional); got '
+            f'{sorted(tcfg)}')
     model_cfg = model_cfg_from(tcfg['config'], owner)
     model = build_model(model_cfg, owner)
-    checkpoint = local_checkpoint(tcfg.get('checkpoint'), owner)
+    checkpoint = local_checkpoint(tcfg.get('checkpoint'), owner,
+                                  tcfg['config'])
     load_strict(model, checkpoint, owner,
                 trusted=tcfg.get('trust_checkpoint') or None)
     # what its evaluation is keyed by (TeacherEvalHook)
     model.kdtools_checkpoint = checkpoint
     model.kdtools_config = model_cfg.to_dict()
     freeze(model)
-    if tcfg.get('recorders', default_recorders):
-        disable_inplace(model)
     recs = dict(tcfg.get('recorders', default_recorders) or {})
     rec_owner = f'{owner}.recorders' if 'recorders' in tcfg \
         else 'teacher_recorders'

@@ -57,7 +57,7 @@ class AnchorHeadDistiller(BaseHeadDistiller):
               owner: str) -> None:
         s_head = self.head_of(student, 'student', owner)
         t_head = self.head_of(teacher, 'teacher', owner)
-        for side, head in (('student', s_head), (f'teacher {teacher_name}',
+        for side, head in (('student', s_head), (f'teachers.{teacher_name}',
                                                   t_head)):
             if not (hasattr(head, 'prior_generator') and
                     hasattr(head, 'bbox_coder') and

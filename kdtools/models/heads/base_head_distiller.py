@@ -52,7 +52,7 @@ class HeadMismatch:
             same = student == teacher
         if not same:
             self.items.append(f'{what}: student {student} vs teacher '
-                              f'{self.teacher} {teacher}')
+                              f'{teacher}')
 
     def compare_priors(self, s_gen, t_gen,
                        per_location: str = 'priors per location') -> None:
@@ -80,8 +80,8 @@ class HeadMismatch:
     def raise_if_any(self) -> None:
         if self.items:
             raise ConfigError(
-                f'{self.owner}: the teacher\'s outputs do not describe the '
-                f'same priors/classes as the student\'s: '
+                f'{self.owner}: the outputs of teachers.{self.teacher} do '
+                'not describe the same priors/classes as the student\'s: '
                 f'{"; ".join(self.items)}')
 
 

@@ -1,6 +1,8 @@
+import logging
 from typing import Dict, Optional
 
 import torch
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from kdtools.registry import MODELS
@@ -22,14 +24,19 @@ class GFLHeadDistiller(BaseHeadDistiller):
       box-edge distributions with temperature, each location weighted by the
       student's top class score and divided by 4 (the four edges), as in the
       authors' code and mmdet's ``LDHead``;
-    - ``loss_ld_vlr``: the same on the valuable localization region
+    - ``loss_vlr_ld``: the same on the valuable localization region
       (:func:`select_vlr`; ``vlr=dict(pos_iou_thr, alpha, iou_mode)``,
+      ``vlr=None`` switches the term off, e.g. ``--cfg-options
+      model.head_distillers.ld.vlr=None`` for an ablation;
       where ``pos_iou_thr='atss'`` takes each box's adaptive threshold from
       the student's ``ATSSAssigner`` and its ``topk``, and the band bounds
       the DIoU (``iou_mode='diou'``), as the authors do), each location
       weighted by its IoU with the ground truth and divided by 16, as the
       authors' ``LDHead`` divides its VLR term (a quarter of the main
-      region's per-box normaliser), so their configs' weights carry over;
+      region's per-box normaliser), so their configs' weights carry over.
+      (Formerly ``loss_ld_vlr``, still accepted: mmengine's LogProcessor
+      logs every key ending in ``lr`` as a learning rate, so that key was
+      printed beside ``lr``, unsmoothed);
     - ``loss_cls_kd``: classification distillation (Chen et al. 2017, the
       sigmoid form of :class:`WeightedSoftCELoss`) on every location the
       head trains on, averaged like the head's own classification loss;
@@ -49,20 +56,35 @@ class GFLHeadDistiller(BaseHeadDistiller):
 
     def __init__(self,
                  loss_ld: Optional[dict] = None,
-                 loss_ld_vlr: Optional[dict] = None,
+                 loss_vlr_ld: Optional[dict] = None,
                  loss_cls_kd: Optional[dict] = None,
                  loss_bbox_kd: Optional[dict] = None,
-                 vlr: dict = dict(pos_iou_thr='atss', alpha=0.25,
-                                  iou_mode='diou'),
+                 vlr: Optional[dict] = dict(pos_iou_thr='atss', alpha=0.25,
+                                            iou_mode='diou'),
                  student_head: str = 'bbox_head',
-                 teacher_head: Optional[str] = None) -> None:
+                 teacher_head: Optional[str] = None,
+                 loss_ld_vlr: Optional[dict] = None) -> None:
         super().__init__(student_head, teacher_head)
-        if not any((loss_ld, loss_ld_vlr, loss_cls_kd, loss_bbox_kd)):
+        if loss_ld_vlr is not None:
+            if loss_vlr_ld is not None:
+                raise ConfigError(
+                    f'{type(self).__name__}: loss_ld_vlr is the former name '
+                    'of loss_vlr_ld; give only loss_vlr_ld')
+            print_log(f'{type(self).__name__}: loss_ld_vlr is now '
+                      'loss_vlr_ld (keys ending in "lr" log as learning '
+                      'rates); rename it in the config', logger='current',
+                      level=logging.WARNING)
+            loss_vlr_ld = loss_ld_vlr
+        vlr_off = vlr is None and loss_vlr_ld is not None
+        if vlr is None:  # VLR switched off
+            loss_vlr_ld, vlr = None, {}
+        if not any((loss_ld, loss_vlr_ld, loss_cls_kd, loss_bbox_kd)):
             raise ConfigError(
                 f'{type(self).__name__}: no loss configured; give one of '
-                'loss_ld, loss_ld_vlr, loss_cls_kd, loss_bbox_kd')
+                'loss_ld, loss_vlr_ld, loss_cls_kd, loss_bbox_kd' +
+                (' (vlr=None switched loss_vlr_ld off)' if vlr_off else ''))
         self.loss_ld = build_loss(loss_ld)
-        self.loss_ld_vlr = build_loss(loss_ld_vlr)
+        self.loss_vlr_ld = build_loss(loss_vlr_ld)
         self.loss_cls_kd = build_loss(loss_cls_kd)
         self.loss_bbox_kd = build_loss(loss_bbox_kd)
         if self.loss_cls_kd is not None:
@@ -98,7 +120,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
               owner: str) -> None:
         s_head = self.head_of(student, 'student', owner)
         t_head = self.head_of(teacher, 'teacher', owner)
-        for side, head in (('student', s_head), (f'teacher {teacher_name}',
+        for side, head in (('student', s_head), (f'teachers.{teacher_name}',
                                                   t_head)):
             if not (hasattr(head, 'reg_max') and hasattr(head, 'integral')):
                 raise ConfigError(
@@ -110,7 +132,7 @@ class GFLHeadDistiller(BaseHeadDistiller):
         diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
         diff.compare_priors(s_head.prior_generator, t_head.prior_generator)
         diff.raise_if_any()
-        if self.loss_ld_vlr is not None and self.pos_iou_thr == 'atss':
+        if self.loss_vlr_ld is not None and self.pos_iou_thr == 'atss':
             topk = getattr(getattr(s_head, 'assigner', None), 'topk', None)
             if topk is None:
                 raise ConfigError(
@@ -149,14 +171,14 @@ class GFLHeadDistiller(BaseHeadDistiller):
                 reg_s[pos].reshape(-1, bins), reg_t[pos].reshape(-1, bins),
                 weight=score[:, None].expand(-1, 4).reshape(-1),
                 avg_factor=4.0)
-        if self.loss_ld_vlr is not None:
+        if self.loss_vlr_ld is not None:
             gts = [ds.gt_instances.bboxes for ds in data_samples]
             gts = [getattr(g, 'tensor', g) for g in gts]
             region, iou = select_vlr(anchors, gts, pos, label_w > 0,
                                      self.pos_iou_thr, self.alpha,
                                      level_sizes, self.vlr_topk,
                                      self.iou_mode)
-            losses['loss_ld_vlr'] = self.loss_ld_vlr(
+            losses['loss_vlr_ld'] = self.loss_vlr_ld(
                 reg_s[region].reshape(-1, bins),
                 reg_t[region].reshape(-1, bins),
                 weight=iou[region][:, None].expand(-1, 4).reshape(-1),

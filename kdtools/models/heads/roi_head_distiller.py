@@ -70,12 +70,12 @@ class RoIHeadDistiller(BaseHeadDistiller):
         if not hasattr(teacher, self.teacher_head.split('.')[0]):
             raise ConfigError(
                 f'{owner}: R-CNN distillation runs the teacher\'s RoI head on '
-                f'the student\'s RoIs, but teacher {teacher_name} '
+                f'the student\'s RoIs, but teachers.{teacher_name} '
                 f'({type(teacher).__name__}) has no {self.teacher_head!r}; '
                 f'the student ({type(student).__name__}) has one')
         s_head = self.head_of(student, 'student', owner)
         t_head = self.head_of(teacher, 'teacher', owner)
-        for side, head in (('student', s_head), (f'teacher {teacher_name}',
+        for side, head in (('student', s_head), (f'teachers.{teacher_name}',
                                                   t_head)):
             if not (hasattr(head, '_bbox_forward') and
                     hasattr(head, 'bbox_head')):

@@ -41,7 +41,7 @@ class MethodOutputs(ModuleOutputs):
         def wrapper(*args, **kwargs):
             out = method(*args, **kwargs)
             if self.recording:
-                self.data.append(out)
+                self.keep(out)
             return out
         wrapper.__wrapped__ = method
         return wrapper
@@ -62,7 +62,7 @@ class MethodInputs(MethodOutputs):
     def _wrap(self, method: Callable) -> Callable:
         def wrapper(*args, **kwargs):
             if self.recording:
-                self.data.append((args, kwargs))
+                self.keep((args, kwargs))
             return method(*args, **kwargs)
         wrapper.__wrapped__ = method
         return wrapper

@@ -1,5 +1,5 @@
 import difflib
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from torch import nn
 
@@ -35,6 +35,10 @@ class ModuleOutputs:
     or list outputs (FPN levels) is done when the data is read
     (:meth:`get`).
 
+    ``transform`` (set by the owner, e.g. a channels_last teacher's
+    :func:`~kdtools.models.distillers.teacher_inference.recorded_as`) is
+    applied to each record as it is kept.
+
     Args:
         source (str): dotted module path, e.g. ``'neck'`` or
             ``'backbone.layer3'``.
@@ -45,7 +49,13 @@ class ModuleOutputs:
         self.source = source
         self.data: List[Any] = []
         self.recording = False
+        self.transform: Optional[Callable] = None
         self._handle = None
+
+    def keep(self, item) -> None:
+        """Append ``item`` (through ``transform`` where set)."""
+        self.data.append(item if self.transform is None
+                         else self.transform(item))
 
     def prepare(self, model: nn.Module, owner: str) -> None:
         module = get_submodule(model, self.source, owner)
@@ -53,7 +63,7 @@ class ModuleOutputs:
 
     def _hook(self, module, inputs, outputs) -> None:
         if self.recording:
-            self.data.append(outputs)
+            self.keep(outputs)
 
     def reset(self) -> None:
         self.data = []
@@ -86,7 +96,7 @@ class ModuleInputs(ModuleOutputs):
 
     def _pre_hook(self, module, inputs) -> None:
         if self.recording:
-            self.data.append(inputs)
+            self.keep(inputs)
 
     def _hook(self, module, inputs, outputs) -> None:  # pragma: no cover
         pass

@@ -17,6 +17,7 @@ class RecorderManager:
     """
 
     def __init__(self, recorders: Dict, model: nn.Module, owner: str) -> None:
+        self.owner = owner
         self.recorders = {}
         for name, cfg in (recorders or {}).items():
             if isinstance(cfg, str):
