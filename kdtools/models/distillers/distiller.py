@@ -106,8 +106,10 @@ class Distiller(TeacherStateMixin, BaseModel):
             on. Not for ``teachers.`` inputs, head distillers or the
             adversarial term. Defaults to False.
         teacher_channels_last ('auto' | bool): teachers in channels_last
-            where it is faster ('auto': measured at build time; a teacher's
-            own ``channels_last`` key wins). Defaults to 'auto'.
+            (``'auto'``: where measured faster at build time; a teacher's own
+            ``channels_last`` key wins). Defaults to False: the layout
+            changes teacher outputs at the 1e-6 level, so a run would no
+            longer repeat earlier results exactly.
         input_shape (tuple): ``(C, H, W)`` of the dummy input used at build
             time to infer adapter channels from recorded shapes.
         teacher_in_checkpoint (bool): keep teacher weights in the
@@ -145,7 +147,7 @@ class Distiller(TeacherStateMixin, BaseModel):
                  teacher_cache: bool = False,
                  input_shape: Sequence[int] = (3, 128, 128),
                  teacher_in_checkpoint: bool = False,
-                 teacher_channels_last='auto',
+                 teacher_channels_last=False,
                  discriminator: Optional[dict] = None,
                  adversarial: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
