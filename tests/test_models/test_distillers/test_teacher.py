@@ -19,6 +19,9 @@ def teacher_ckpt(tmp_path_factory):
 
 
 def test_inplace_activations_switched_off(teacher_ckpt):
+    # the hint teacher's nn.ReLUs (its head's) are not reached by the
+    # build-time forward, so they are switched off as before; which in-place
+    # modules stay on is tested in test_teacher_inference.py
     model = build(teacher_ckpt)
     (teacher, ) = model.teacher_models.values()
     relus = [m for m in teacher.modules() if isinstance(m, torch.nn.ReLU)]
