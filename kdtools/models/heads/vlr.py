@@ -15,28 +15,29 @@ def atss_iou_thresholds(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
     candidates' IoUs.
 
     Args:
-        priors (Tensor): ``(N, 4)`` prior boxes of one image, ``xyxy``,
-            levels concatenated.
-        gt_bboxes (Tensor): ``(G, 4)``.
-        ious (Tensor): ``(N, G)`` their IoUs.
+        priors (Tensor): ``([B,] N, 4)`` prior boxes, ``xyxy``, levels
+            concatenated.
+        gt_bboxes (Tensor): ``([B,] G, 4)``.
+        ious (Tensor): ``([B,] N, G)`` their IoUs.
         num_level_priors (Sequence[int]): priors per level (sum N).
         topk (int): candidates per level.
 
     Returns:
-        Tensor: ``(G, )`` thresholds.
+        Tensor: ``([B,] G)`` thresholds.
     """
-    p_ctr = (priors[:, :2] + priors[:, 2:]) / 2
-    g_ctr = (gt_bboxes[:, :2] + gt_bboxes[:, 2:]) / 2
-    dist = (p_ctr[:, None] - g_ctr[None]).pow(2).sum(-1).sqrt()  # (N, G)
+    p_ctr = (priors[..., :2] + priors[..., 2:]) / 2
+    g_ctr = (gt_bboxes[..., :2] + gt_bboxes[..., 2:]) / 2
+    dist = (p_ctr.unsqueeze(-2) - g_ctr.unsqueeze(-3)).pow(2).sum(
+        -1).sqrt()  # ([B,] N, G)
     candidates, start = [], 0
     for n in num_level_priors:
         k = min(topk, n)
-        candidates.append(dist[start:start + n].topk(
-            k, dim=0, largest=False)[1] + start)
+        candidates.append(dist.narrow(-2, start, n).topk(
+            k, dim=-2, largest=False)[1] + start)
         start += n
-    candidates = torch.cat(candidates, dim=0)  # (K, G)
-    cand_ious = ious.gather(0, candidates)
-    return cand_ious.mean(0) + cand_ious.std(0)
+    candidates = torch.cat(candidates, dim=-2)  # ([B,] K, G)
+    cand_ious = ious.gather(-2, candidates)
+    return cand_ious.mean(-2) + cand_ious.std(-2)
 
 
 # what the VLR band can bound (select_vlr's iou_mode)
@@ -50,18 +51,19 @@ def pairwise_diou(priors: Tensor, gt_bboxes: Tensor, ious: Tensor,
     the diagonal of the smallest box enclosing both.
 
     Args:
-        priors (Tensor): ``(N, 4)``, ``xyxy``.
-        gt_bboxes (Tensor): ``(G, 4)``.
-        ious (Tensor): ``(N, G)`` their IoUs.
+        priors (Tensor): ``([B,] N, 4)``, ``xyxy``.
+        gt_bboxes (Tensor): ``([B,] G, 4)``.
+        ious (Tensor): ``([B,] N, G)`` their IoUs.
 
     Returns:
-        Tensor: ``(N, G)``.
+        Tensor: ``([B,] N, G)``.
     """
-    p_ctr = (priors[:, None, :2] + priors[:, None, 2:]) / 2
-    g_ctr = (gt_bboxes[None, :, :2] + gt_bboxes[None, :, 2:]) / 2
+    p, g = priors.unsqueeze(-2), gt_bboxes.unsqueeze(-3)
+    p_ctr = (p[..., :2] + p[..., 2:]) / 2
+    g_ctr = (g[..., :2] + g[..., 2:]) / 2
     rho2 = (p_ctr - g_ctr).pow(2).sum(-1)
-    lt = torch.min(priors[:, None, :2], gt_bboxes[None, :, :2])
-    rb = torch.max(priors[:, None, 2:], gt_bboxes[None, :, 2:])
+    lt = torch.min(p[..., :2], g[..., :2])
+    rb = torch.max(p[..., 2:], g[..., 2:])
     c2 = (rb - lt).pow(2).sum(-1).clamp(min=eps)
     return ious - rho2 / c2
 
@@ -117,24 +119,30 @@ def select_vlr(priors: Tensor, gt_bboxes: List[Tensor], positive: Tensor,
     if pos_iou_thr == 'atss' and (num_level_priors is None or topk is None):
         raise ValueError("select_vlr: pos_iou_thr='atss' needs "
                          'num_level_priors and topk')
-    iou = priors.new_zeros(priors.shape[:2])
-    in_band = torch.zeros_like(positive)
+    num_gts = [len(gt) for gt in gt_bboxes]
+    if not max(num_gts, default=0):
+        return torch.zeros_like(positive), priors.new_zeros(
+            priors.shape[:2])
+    # the batch at once: boxes padded to the most of any image, padding
+    # masked out of the band and of the largest IoU
+    gts = priors.new_zeros(len(gt_bboxes), max(num_gts), 4)
+    real = torch.zeros(gts.shape[:2], dtype=torch.bool,
+                       device=priors.device)
     for b, gt in enumerate(gt_bboxes):
-        if not gt.numel():
-            continue
-        gt = gt.to(priors)
-        ious = bbox_overlaps(priors[b], gt)  # (N, G)
-        if pos_iou_thr == 'atss':
-            gamma = atss_iou_thresholds(priors[b], gt, ious,
-                                        num_level_priors, topk)
-        else:
-            gamma = ious.new_full((gt.shape[0], ), float(pos_iou_thr))
-        bound = pairwise_diou(priors[b], gt, ious) \
-            if iou_mode == 'diou' else ious
-        band = (bound >= alpha * gamma) & (bound < gamma)
-        in_band[b] = band.any(dim=1)
-        iou[b] = torch.where(in_band[b],
-                             ious.masked_fill(~band, -1).max(dim=1)[0],
-                             ious.max(dim=1)[0])
+        gts[b, :len(gt)] = gt.to(priors)
+        real[b, :len(gt)] = True
+    ious = bbox_overlaps(priors, gts)  # (B, N, G)
+    if pos_iou_thr == 'atss':
+        gamma = atss_iou_thresholds(priors, gts, ious, num_level_priors,
+                                    topk)  # (B, G)
+    else:
+        gamma = ious.new_full(gts.shape[:2], float(pos_iou_thr))
+    bound = pairwise_diou(priors, gts, ious) if iou_mode == 'diou' else ious
+    gamma = gamma.unsqueeze(1)
+    band = (bound >= alpha * gamma) & (bound < gamma) & real.unsqueeze(1)
+    in_band = band.any(dim=2)
+    largest = ious.masked_fill(~real.unsqueeze(1), -1).max(dim=2)[0]
+    iou = torch.where(in_band, ious.masked_fill(~band, -1).max(dim=2)[0],
+                      largest.clamp(min=0))
     region = (~positive) & valid & in_band
     return region, iou
