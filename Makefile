@@ -14,7 +14,7 @@ STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo teachers test test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
+.PHONY: install demo teachers test test-slow test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
 
 install: $(STAMP)
 
@@ -75,6 +75,11 @@ bench-speed-ld: install data
 
 test: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# the tests marked slow alone: kills during saves at many delays, every
+# method family under 2-process DDP, the data-free 2-process run
+test-slow: install
+	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 test-all: install
 	$(PY) -m pytest $(PYTEST_ARGS)
