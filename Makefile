@@ -13,6 +13,10 @@ TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.kdtools-installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
+# pytest-xdist processes (one per core; each test keeps to one thread);
+# whole test files go to one process (module fixtures are made once)
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: install demo teachers test test-slow test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
 
@@ -74,15 +78,15 @@ bench-speed-ld: install data
 	$(PY) tools/analysis_tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed_ld.json
 
 test: install
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 # the tests marked slow alone: kills during saves at many delays, every
 # method family under 2-process DDP, the data-free 2-process run
 test-slow: install
-	$(PY) -m pytest -m slow $(PYTEST_ARGS)
+	$(PYTEST) -m slow $(PYTEST_ARGS)
 
 test-all: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check kdtools tools tests configs --select F,E9
