@@ -134,6 +134,7 @@ def check_resume_source(runner, cfg) -> None:
     from mmengine.model import is_model_wrapper
 
     from kdtools.utils import load_checkpoint_file
+    from kdtools.utils.checkpoint import state_dict_mismatch
     path = cfg.load_from
     ckpt = load_checkpoint_file(path, map_location='cpu')
     saved = ckpt.get('state_dict') if isinstance(ckpt, dict) else None
@@ -142,10 +143,7 @@ def check_resume_source(runner, cfg) -> None:
     model = runner.model.module if is_model_wrapper(runner.model) else \
         runner.model
     own = model.state_dict()
-    extra = [k for k in saved if k not in own]
-    missing = [k for k in own if k not in saved]
-    shapes = [k for k in saved if k in own and hasattr(saved[k], 'shape')
-              and tuple(saved[k].shape) != tuple(own[k].shape)]
+    missing, extra, shapes = state_dict_mismatch(own, saved)
     if not (extra or shapes) and (not missing or len(missing) < len(own)):
         # only some of this model's weights absent (e.g. a buffer a newer
         # version added): mmengine resumes and warns about them

@@ -171,6 +171,18 @@ def load_checkpoint_file(filename: Union[str, os.PathLike],
             f'({str(e).splitlines()[0][:200]})') from None
 
 
+def state_dict_mismatch(own: dict, saved: dict):
+    """How ``saved`` (a checkpoint's state dict) differs from ``own`` (a
+    model's): the keys ``own`` has and ``saved`` lacks, the keys ``saved``
+    has and ``own`` lacks, and the common keys whose shapes differ (each in
+    its dict's order)."""
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
+    shapes = [k for k in own if k in saved and hasattr(saved[k], 'shape')
+              and tuple(saved[k].shape) != tuple(own[k].shape)]
+    return missing, unexpected, shapes
+
+
 def _load_from_local(filename, map_location):
     return load_checkpoint_file(filename, map_location)
 

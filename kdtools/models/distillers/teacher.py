@@ -9,7 +9,8 @@ from mmengine.logging import print_log
 from torch import nn
 
 from kdtools.registry import MODELS, explain_registry_error
-from kdtools.utils.checkpoint import load_checkpoint_file
+from kdtools.utils.checkpoint import (load_checkpoint_file,
+                                      state_dict_mismatch)
 from kdtools.utils.config import load_config, resolve_scopes
 from kdtools.utils.errors import CheckpointError, ConfigError, RegistryError
 from kdtools.utils.url_checkpoint import fetch, is_url
@@ -142,11 +143,9 @@ def load_strict(model: nn.Module, checkpoint: Optional[str], owner: str,
     state = _plain_state_dict(
         load_checkpoint_file(checkpoint, map_location='cpu', trusted=trusted))
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
+    missing, unexpected, shapes = state_dict_mismatch(own, state)
     shapes = [f'{k} {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-              for k in own if k in state and hasattr(state[k], 'shape') and
-              tuple(state[k].shape) != tuple(own[k].shape)]
+              for k in shapes]
     if missing or unexpected or shapes:
         parts = []
         if missing:
