@@ -32,6 +32,10 @@ for _name, _path in list(CONFIGS.items()):
         f'cls/{_name.split("-")[0]}/', 'cls/fashion-mnist/').replace(
         'toycls', 'fashion-mnist')
     EXPECTED[f'fmnist-{_name}'] = EXPECTED[_name]
+# Hinton KD between the CNNs (the data-free benchmark's real-data row)
+CONFIGS['kd-r14'] = ('cls/kd/kd_resnet32-cifar_to_resnet14-cifar_10e_'
+                     'toycls.py')
+EXPECTED['kd-r14'] = 'loss_kd'
 ROOT = osp.join(osp.dirname(__file__), '..', '..', 'configs')
 
 
