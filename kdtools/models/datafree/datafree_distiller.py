@@ -24,7 +24,7 @@ SYNTHESIS_DEFAULTS = dict(
     batch_size=256, inner_steps=2, lr_g=5e-3, lr_z=0.015, meta=True,
     bn_weight=10.0, bn_momentum=0.9, warmup_ratio=0.2, span=0.8,
     task=dict(type='ModulatedTaskLoss', gamma=2.0, kappa=1.0,
-              loss_weight=0.5),
+              loss_weight=0.5), phi_scope='batch',
     adv=dict(type='AdversarialDisagreementLoss', loss_weight=1.33),
     augment=dict(type='SynthesisAugment', padding=4))
 DISTILL_DEFAULTS = dict(
@@ -104,7 +104,10 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             ``lr_z``, ``meta`` (FOMAML update of the generator with the
             ``generator`` optimizer), ``bn_weight`` (lambda_bn; 0 switches
             the BN prior off), ``bn_momentum``, ``warmup_ratio``, ``span``,
-            ``task`` (``ModulatedTaskLoss``), ``adv``
+            ``task`` (``ModulatedTaskLoss``), ``phi_scope`` ('batch', or
+            'buffer+batch': phi's class counts also cover the buffer's
+            teacher-argmax labels, kept per item in
+            ``buffer_class_counts (N_max, C)``), ``adv``
             (``AdversarialDisagreementLoss`` or None), ``augment``.
         distill (dict): ``batch_size`` b, ``loss`` (``WeightedKDLoss``),
             ``augment``, ``beta`` (start, end), ``priority``.
@@ -159,6 +162,15 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             float(self.kd['beta'][0]), dtype=torch.float64))
         for name in ('synthesis_time', 'distill_time'):
             self.register_buffer(name, torch.zeros((), dtype=torch.float64))
+        if self.syn['phi_scope'] not in ('batch', 'buffer+batch'):
+            raise ConfigError(f'model.synthesis.phi_scope='
+                              f'{self.syn["phi_scope"]!r}; expected '
+                              "'batch' or 'buffer+batch'")
+        if self.syn['phi_scope'] == 'buffer+batch':
+            # each buffer item's teacher-argmax class histogram (one-hot
+            # for classification, pixel counts for segmentation)
+            self.register_buffer('buffer_class_counts', torch.zeros(
+                self.buffer_size, self.num_classes))
         self._register_checkpoint_hooks()
 
     # ------------------------------------------------------------------
@@ -311,10 +323,14 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             adv_loss=self.adv_loss if adv else None,
             norm_t=self.norm_teacher, norm_s=self.norm_student,
             meta_wrapper=g_wrapper if self.syn['meta'] else None,
-            self_label=self.task == 'seg')
+            self_label=self.task == 'seg', scope_counts=self.scope_counts())
         images = out.pop('images')
         keep = min(images.shape[0], self.budget - int(self.synthesised))
-        self.buffer.add(images[:keep])
+        slots = self.buffer.add(images[:keep])
+        if keep and self.syn['phi_scope'] == 'buffer+batch':
+            self.buffer_class_counts[slots.to(
+                self.buffer_class_counts.device)] = self.class_counts(
+                    self.buffer.to_float(self.buffer._stored(images[:keep])))
         self.synthesised.add_(keep)
         self.rounds_done.add_(1)
         seconds = time.perf_counter() - start
@@ -322,6 +338,24 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
         out.update(time_synthesis=seconds, buffer_items=len(self.buffer),
                    synthesised=int(self.synthesised))
         return out
+
+    def scope_counts(self) -> Optional[torch.Tensor]:
+        """The buffer's class histogram ``(C,)`` for phi
+        (``phi_scope='buffer+batch'``), else None."""
+        if self.syn['phi_scope'] != 'buffer+batch':
+            return None
+        return self.buffer_class_counts[:len(self.buffer)].sum(0)
+
+    @torch.no_grad()
+    def class_counts(self, images: torch.Tensor) -> torch.Tensor:
+        """Per image, the histogram of the teacher's argmax ``(k, C)`` (one
+        count for classification, one per pixel for segmentation)."""
+        labels = logits_of(self.teacher, self.norm_teacher(images)).argmax(1)
+        labels = labels.reshape(labels.shape[0], -1)
+        counts = torch.zeros(labels.shape[0], self.num_classes,
+                             device=labels.device)
+        return counts.scatter_add_(1, labels, torch.ones_like(
+            labels, dtype=counts.dtype))
 
     def distill_step(self, s_wrapper) -> dict:
         """One student update on a prioritised buffer batch; refreshes the

@@ -102,7 +102,8 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
                     augment: nn.Module, bn_prior, bn_weight: float,
                     task_loss: nn.Module, adv_loss: Optional[nn.Module],
                     norm_t: Callable, norm_s: Callable,
-                    meta_wrapper=None, self_label: bool = False) -> dict:
+                    meta_wrapper=None, self_label: bool = False,
+                    scope_counts: Optional[Tensor] = None) -> dict:
     """One round (DATAFREE.md 3 ``SynthesisRound``, Fast's
     ``FastMetaSynthesizer.synthesize``)::
 
@@ -124,6 +125,8 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
     the task term's target is the teacher's own detached per-pixel argmax
     of each step, and the task and adversarial terms see the score maps as
     pixel rows (:func:`pixel_rows`), so ``phi`` counts pixels.
+    ``scope_counts (C,)``: the buffer's class histogram added to the batch's
+    in ``phi`` (``phi_scope='buffer+batch'``).
     """
     device = next(iter(teacher.buffers()), torch.zeros(())).device
     z = torch.randn(batch_size, *generator.latent_shape, device=device)
@@ -154,7 +157,7 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
                 l_bn = t.new_zeros(())
             t = pixel_rows(t)
             l_task = task_loss(t, t.detach().argmax(1) if self_label
-                               else targets)
+                               else targets, scope_counts=scope_counts)
             l_adv = adv_loss(pixel_rows(logits_of(student, norm_s(x_aug))),
                              t) if adv_loss is not None else t.new_zeros(())
             loss = bn_weight * l_bn + l_task + l_adv

@@ -10,16 +10,18 @@ from kdtools.registry import MODELS
 
 
 def diversity_weight(pred_labels: Tensor, num_classes: int, kappa: float,
-                     scope_labels: Optional[Tensor] = None) -> Tensor:
+                     scope_counts: Optional[Tensor] = None) -> Tensor:
     """``phi_div(x_j) = (n_{yhat_j} / nbar)^kappa`` (DATAFREE.md 2.7), no
-    gradient. ``n_c`` counts the teacher-argmax labels of the scope (the
-    batch, plus ``scope_labels`` for ``scope='buffer+batch'``);
-    ``nbar = (1/|scope|) sum_k n_{yhat_k}``. Shapes: ``pred_labels (B,)``,
-    ``scope_labels (M,)`` -> ``(B,)``."""
-    scope = pred_labels if scope_labels is None else torch.cat(
-        [pred_labels, scope_labels.to(pred_labels)])
-    counts = torch.bincount(scope, minlength=num_classes).to(torch.float)
-    nbar = counts[scope].mean()
+    gradient. ``n_c`` counts the teacher-argmax labels of the scope: the
+    batch, plus the class histogram ``scope_counts`` of the replay buffer
+    for ``phi_scope='buffer+batch'``; ``nbar = (1/|scope|) sum_k
+    n_{yhat_k} = sum_c n_c^2 / sum_c n_c``. Shapes: ``pred_labels (B,)``,
+    ``scope_counts (C,)`` -> ``(B,)``."""
+    counts = torch.bincount(pred_labels, minlength=num_classes).to(
+        torch.float)
+    if scope_counts is not None:
+        counts = counts + scope_counts.to(counts)
+    nbar = counts.pow(2).sum() / counts.sum()
     return (counts[pred_labels] / nbar).pow(kappa)
 
 
@@ -42,8 +44,9 @@ class ModulatedTaskLoss(nn.Module):
 
     Shapes: ``logits (B, C)`` teacher logits of the augmented synthetic
     batch (gradients flow to the images through them); ``target (B,)``
-    long; ``weight (B,)`` optional per-sample weight; ``scope_labels
-    (M,)`` optional teacher-argmax labels of the buffer. Segmentation
+    long; ``weight (B,)`` optional per-sample weight; ``scope_counts
+    (C,)`` optional class histogram of the buffer's teacher-argmax labels
+    (``phi_scope='buffer+batch'``; pixels for segmentation). Segmentation
     (DATAFREE.md 7, ``DataFreeDistiller(task='seg')``) uses the same loss
     with score maps reshaped to one row per pixel (``B*H*W`` rows).
 
@@ -63,7 +66,7 @@ class ModulatedTaskLoss(nn.Module):
         self.loss_weight, self.reduction = loss_weight, reduction
 
     def phi(self, logits: Tensor, target: Tensor,
-            scope_labels: Optional[Tensor] = None) -> Tensor:
+            scope_counts: Optional[Tensor] = None) -> Tensor:
         """phi per sample ``(B,)`` (the difficulty factor with gradient)."""
         p_target = F.softmax(logits, dim=1).gather(
             1, target[:, None]).squeeze(1)
@@ -72,16 +75,16 @@ class ModulatedTaskLoss(nn.Module):
         if self.kappa:
             phi = phi * diversity_weight(logits.detach().argmax(1),
                                          logits.shape[1], self.kappa,
-                                         scope_labels)
+                                         scope_counts)
         return phi
 
     def forward(self, logits: Tensor, target: Tensor,
                 weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None,
-                scope_labels: Optional[Tensor] = None) -> Tensor:
+                scope_counts: Optional[Tensor] = None) -> Tensor:
         reduction = reduction_override or self.reduction
-        loss = self.phi(logits, target, scope_labels) * F.cross_entropy(
+        loss = self.phi(logits, target, scope_counts) * F.cross_entropy(
             logits, target, reduction='none')
         if weight is not None:
             loss = loss * weight

@@ -168,6 +168,33 @@ def test_bad_input_is_one_line_config_error(tmp_path):
     MODELS.build(cfg)
 
 
+def test_phi_scope_buffer_and_batch(tmp_path):
+    """``phi_scope='buffer+batch'`` keeps each buffer item's teacher-argmax
+    label (the teacher's prediction on the stored image), checkpointed,
+    overwritten with the item on eviction, and hands their histogram to
+    phi; an unknown scope is a one-line error."""
+    model, optim = _build(TOY, tmp_path, budget=12, buffer_size=8,
+                          synthesis=dict(batch_size=4, warmup_ratio=1.0,
+                                         phi_scope='buffer+batch'))
+    assert model.scope_counts().sum() == 0
+    model.train()
+    for _ in range(3):  # three warm-up rounds: 12 images into 8 slots
+        model.train_step({}, optim)
+    counts = model.buffer_class_counts
+    assert 'buffer_class_counts' in model.state_dict()
+    assert torch.equal(counts.sum(1), torch.ones(8))  # one label per item
+    with torch.no_grad():
+        stored = model.buffer.to_float(model.buffer.images)
+        want = model.class_counts(stored).argmax(1)
+    assert torch.equal(counts.argmax(1), want)
+    assert torch.equal(model.scope_counts(), counts.sum(0))
+    _, cfg = _model_cfg(TOY, tmp_path, synthesis=dict(batch_size=4,
+                                                      phi_scope='all'))
+    with pytest.raises(ConfigError, match="phi_scope='all'") as e:
+        MODELS.build(cfg)
+    assert '\n' not in str(e.value)
+
+
 def test_predict_is_the_students(tmp_path):
     model, _ = _build(TOY, tmp_path)
     model.eval()

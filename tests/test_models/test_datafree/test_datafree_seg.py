@@ -132,6 +132,21 @@ def test_seg_run_teacher_unchanged_priorities_per_image(tmp_path):
                model.student.state_dict().items() if v.is_floating_point())
 
 
+def test_seg_phi_scope_counts_pixels(tmp_path):
+    """``phi_scope='buffer+batch'`` for segmentation: each buffer image
+    contributes the histogram of its pixels' teacher argmax."""
+    model, optim = _build(SEG, tmp_path, budget=4,
+                          generator=dict(img_size=32, ngf=8, nz=16),
+                          synthesis=dict(batch_size=4, warmup_ratio=1.0,
+                                         phi_scope='buffer+batch'))
+    model.train()
+    model.train_step({}, optim)
+    counts = model.buffer_class_counts
+    assert counts.shape == (4, 11)
+    assert torch.equal(counts.sum(1), torch.full((4, ), 32. * 32))
+    assert model.scope_counts().sum() == 4 * 32 * 32
+
+
 def test_task_must_match_the_teacher(tmp_path):
     _, cfg = _model_cfg(TOYCLS, tmp_path)
     cfg['task'] = 'seg'

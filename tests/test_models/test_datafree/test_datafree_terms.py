@@ -118,6 +118,24 @@ def test_task_term_with_phi():
     assert torch.allclose(g, g_ref, atol=1e-6)
 
 
+def test_phi_diversity_over_buffer_and_batch():
+    """``phi_scope='buffer+batch'``: n_c counts the batch's teacher argmax
+    labels plus the buffer's histogram; nbar is the mean of n over the
+    whole scope. Batch argmax 0, 0, 1, 2; buffer histogram (1, 3, 0):
+    n = (3, 4, 1); scope items: 3 of class 0, 4 of class 1, 1 of class 2,
+    nbar = (3*3 + 4*4 + 1*1) / 8 = 26 / 8."""
+    from kdtools.models.datafree import diversity_weight
+    labels = torch.tensor([0, 0, 1, 2])
+    got = diversity_weight(labels, 3, 1.0, torch.tensor([1., 3., 0.]))
+    nbar = 26 / 8
+    assert torch.allclose(got, torch.tensor([3., 3., 4., 1.]) / nbar)
+    inv = diversity_weight(labels, 3, -1.0, torch.tensor([1., 3., 0.]))
+    assert torch.allclose(inv, (torch.tensor([3., 3., 4., 1.]) / nbar) ** -1)
+    # no buffer: the batch alone (n = 2, 2, 1, 1; nbar 1.5)
+    assert torch.allclose(diversity_weight(labels, 3, 1.0),
+                          torch.tensor([2., 2., 1., 1.]) / 1.5)
+
+
 def test_adversarial_term():
     t = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.5], [0.3, 0.2, 0.1]],
                      requires_grad=True)
