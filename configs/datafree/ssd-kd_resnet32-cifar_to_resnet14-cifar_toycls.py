@@ -2,12 +2,15 @@
 # free: the student (CIFAR ResNet-14) learns from the ResNet-32 teacher of
 # configs/cls/resnet32-cifar_10e_toycls.py (train it first:
 # `python tools/train.py configs/cls/resnet32-cifar_10e_toycls.py`, or
-# tools/misc/run_demo.py) on images inverted from it; no training image is
-# read, only the val split (to evaluate the student). Sized for 2 CPU
-# cores in a few minutes: 640 synthetic images (10 rounds of 64) in a
-# replay buffer of 640, 400 iterations (about 5 minutes on one core:
-# a round of 64 images with k=2 takes ~5 s, a distillation step ~0.7 s). The Fast-Datafree and DeepInversion
-# baselines beside it change only the parts (fast2_*, deepinv_*).
+# tools/misc/make_teachers.py) on images inverted from it; no training
+# image is read, only the val split (to evaluate the student). Sized for
+# 2 CPU cores in minutes: 320 synthetic images (5 rounds of 64, a tenth of
+# the Fast-Datafree baseline's 3200) in a replay buffer of 320, 400
+# iterations (about 3 minutes on one core: a round of 64 images with k=2
+# takes ~3 s, a distillation step ~0.4 s). The Fast-Datafree and
+# DeepInversion baselines beside it change only the parts (fast2_*,
+# deepinv_*); tools/analysis_tools/bench_datafree.py --task cls compares
+# them.
 _base_ = ['../cls/resnet14-cifar_10e_toycls.py']
 
 teacher_config = '{{ fileDirname }}/../cls/resnet32-cifar_10e_toycls.py'
@@ -19,7 +22,7 @@ model = dict(
     student={{_base_.model}},
     teacher=dict(config=teacher_config, checkpoint=teacher_ckpt),
     generator=dict(type='FastGenerator', nz=256, ngf=64, img_size=32),
-    budget=640,          # synthetic images in all (S_total)
+    budget=320,          # synthetic images in all (S_total)
     buffer_size=None,    # N_max; None: the budget
     buffer=dict(type='PriorityReplayBuffer', alpha=0.6, eps=1e-6,
                 evict='fifo', dtype='uint8'),
