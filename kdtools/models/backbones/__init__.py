@@ -1,3 +1,4 @@
 from .cifar_resnet import CifarResNet
+from .wide_resnet_cifar import WideResNetCifar
 
-__all__ = ['CifarResNet']
+__all__ = ['CifarResNet', 'WideResNetCifar']
