@@ -15,7 +15,9 @@ on the embedded segmentation set):
 - ``ssd-kd``: SSD-KD at 10% of Fast's budget; ``ssd-kd-same``: SSD-KD at
   Fast's budget; ``ssd-kd-no-phi`` and ``ssd-kd-no-priority``: the 10% run
   without the modulating function (gamma = kappa = 0) and without priority
-  sampling (uniform draws, unit weights).
+  sampling (uniform draws, unit weights); ``ssd-kd-w-batch-mean``: the
+  10% run with the importance weights normalised by the drawn batch's mean
+  instead of PER's buffer maximum (``buffer.weight_norm='batch_mean'``).
 
 For each row: the metric of the exported student (``tools/test.py``), the
 number of synthetic images, the synthesis seconds (the distiller's own
@@ -67,6 +69,7 @@ TEACHERS = {
 }
 NO_PHI = ['model.synthesis.task.gamma=0.0', 'model.synthesis.task.kappa=0.0']
 NO_PRIORITY = ['model.buffer.sampling=uniform']
+W_MEAN = ['model.buffer.weight_norm=batch_mean']
 # row -> (config, kind, config overrides); kind: 'plain' (trained alone),
 # 'distill' (a kdtools Distiller on real data) or 'datafree'
 ROWS = {
@@ -95,6 +98,7 @@ for _task, _rows in ROWS.items():
     _rows['ssd-kd-same'] = (SSD[_task], 'datafree', None)  # Fast's budget
     _rows['ssd-kd-no-phi'] = (SSD[_task], 'datafree', NO_PHI)
     _rows['ssd-kd-no-priority'] = (SSD[_task], 'datafree', NO_PRIORITY)
+    _rows['ssd-kd-w-batch-mean'] = (SSD[_task], 'datafree', W_MEAN)
 METRIC = {'cls': 'accuracy/top1', 'seg': 'mIoU'}
 
 

@@ -14,6 +14,7 @@ class PriorityReplayBuffer(nn.Module):
 
         P(x) = (|delta(x)| + eps)^alpha / sum_x' (|delta(x')| + eps)^alpha
         w(x) = (N P(x))^-beta / max_x' (N P(x'))^-beta        (so w <= 1)
+             or (N P(x))^-beta / mean_{j in batch} (N P(x_j))^-beta
         delta(x) <- w(x) * KL(f_t(x) || f_s(x))   (only the sampled x)
 
     N is the current number of items. A batch is drawn with replacement
@@ -38,11 +39,16 @@ class PriorityReplayBuffer(nn.Module):
         dtype (str): 'uint8', 'float16' or 'float32'.
         sampling (str): 'priority'; 'uniform' (with w = 1 and no priority
             updates) is Fast-Datafree's memory bank (see ``MemoryBank``).
+        weight_norm (str): 'max' (PER's: divided by the largest weight of
+            the buffer, so every w <= 1 and the loss shrinks as P grows
+            uneven) or 'batch_mean' (self-normalised: the drawn batch's
+            weights average 1, the loss keeps its scale; our option).
     """
 
     def __init__(self, capacity: int, image_shape=(3, 32, 32),
                  alpha: float = 0.6, eps: float = 1e-6, evict: str = 'fifo',
-                 dtype: str = 'uint8', sampling: str = 'priority') -> None:
+                 dtype: str = 'uint8', sampling: str = 'priority',
+                 weight_norm: str = 'max') -> None:
         super().__init__()
         if int(capacity) < 1:
             raise ConfigError(f'buffer capacity={capacity}; expected >= 1')
@@ -52,6 +58,10 @@ class PriorityReplayBuffer(nn.Module):
         if sampling not in ('priority', 'uniform'):
             raise ConfigError(f'buffer sampling={sampling!r}; expected '
                               'priority or uniform')
+        if weight_norm not in ('max', 'batch_mean'):
+            raise ConfigError(f'buffer weight_norm={weight_norm!r}; '
+                              'expected max or batch_mean')
+        self.weight_norm = weight_norm
         if dtype not in ('uint8', 'float16', 'float32'):
             raise ConfigError(f'buffer dtype={dtype!r}; expected uint8, '
                               'float16 or float32')
@@ -93,6 +103,8 @@ class PriorityReplayBuffer(nn.Module):
         idx = torch.multinomial(probs.cpu(), batch_size, replacement=True)
         idx = idx.to(self.images.device)
         w = self.weights(probs, beta)[idx]
+        if self.weight_norm == 'batch_mean':
+            w = w / w.mean()
         return idx, self.to_float(self.images[idx]), w
 
     def update_priorities(self, indices: Tensor, delta: Tensor) -> None:

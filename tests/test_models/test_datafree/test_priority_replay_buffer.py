@@ -37,6 +37,30 @@ def test_probability_weight_and_delta_formulas():
     assert torch.allclose(tempered_kl(s, t, 1.0, dim=1), kl, atol=1e-6)
 
 
+def test_batch_mean_weight_norm():
+    """``weight_norm='batch_mean'``: the drawn batch's weights are
+    ``(N P)^-beta`` over their batch mean (mean 1), PER's ``/ max`` (every
+    w <= 1) otherwise; the ratios between drawn items are the same."""
+    torch.manual_seed(0)
+    bufs = [_buffer(4, weight_norm=norm) for norm in ('max', 'batch_mean')]
+    delta = torch.tensor([0.5, 0.1, 2.0, 0.01])
+    for buf in bufs:
+        buf.add(_images(4))
+        buf.update_priorities(torch.arange(4), delta)
+    torch.manual_seed(1)
+    idx_max, _, w_max = bufs[0].sample(6, 0.7)
+    torch.manual_seed(1)
+    idx_mean, _, w_mean = bufs[1].sample(6, 0.7)
+    assert torch.equal(idx_max, idx_mean)
+    p = (delta + 1e-6) ** 0.6
+    raw = (4 * p / p.sum()) ** -0.7
+    assert torch.allclose(w_max, (raw / raw.max())[idx_max])
+    assert torch.allclose(w_mean, raw[idx_mean] / raw[idx_mean].mean())
+    assert float(w_mean.mean()) == pytest.approx(1.0)
+    with pytest.raises(ConfigError, match="weight_norm='sum'"):
+        _buffer(4, weight_norm='sum')
+
+
 def test_capacity_fifo_eviction_and_max_priority_insert():
     buf = _buffer(4)
     buf.add(_images(3, 0.1))
