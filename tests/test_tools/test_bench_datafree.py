@@ -52,6 +52,31 @@ def test_scalars_times_and_curve(tmp_path):
     assert curve == [(2, 20.0), (3, 30.0)]
 
 
+def test_final_weight_scale(tmp_path):
+    """``mean w`` = sum_x P(x) (N P(x))^-beta / max_x' (N P(x'))^-beta with
+    the run's last priorities and beta; 1 for uniform sampling and for the
+    batch-mean normalisation."""
+    import torch
+    run = tmp_path / 'run'
+    run.mkdir()
+    pr = torch.tensor([0.5, 0.1, 2.0, 0.0, 9.0])  # slot 4: beyond size
+    state = {'buffer.priorities': pr, 'buffer.size': torch.tensor(4),
+             'beta': torch.tensor(1.0, dtype=torch.float64)}
+    torch.save(dict(state_dict=state), str(run / 'iter_9.pth'))
+    (run / 'last_checkpoint').write_text(str(run / 'iter_9.pth'))
+    p = (pr[:4] + 1e-6) ** 0.6
+    probs = p / p.sum()
+    w = (4 * probs) ** -1.0
+    got = bench_datafree.final_weight_scale('cls', 'ssd-kd', str(run))
+    assert got['mean_w'] == pytest.approx(float((probs * w / w.max()).sum()),
+                                          rel=1e-6)
+    assert got['p_ratio'] == pytest.approx(float(probs.max() / probs.min()),
+                                           rel=1e-6)
+    for row in ('ssd-kd-no-priority', 'fast', 'ssd-kd-w-batch-mean'):
+        assert bench_datafree.final_weight_scale('cls', row, str(run))[
+            'mean_w'] == 1.0
+
+
 def _rec(metric, curve=(), train_s=100.0, images=None):
     return dict(metric=metric, curve=list(curve), train_iter_s=train_s,
                 wall_s=train_s + 10, synthesised=images, synthesis_s=1.0)
@@ -100,6 +125,9 @@ def test_table_and_summary(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(bench_datafree, 'train_teacher', train_teacher)
     monkeypatch.setattr(bench_datafree, 'run_one', run_one)
+    monkeypatch.setattr(bench_datafree, 'final_weight_scale',
+                        lambda task, row, run_dir: dict(mean_w=0.5,
+                                                        p_ratio=2.0))
     root = str(tmp_path / 'demo')
     bench_datafree.main(['--task', 'cls', '--seeds', '0', '1',
                          '--work-dir', root])

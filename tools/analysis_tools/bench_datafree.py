@@ -23,7 +23,10 @@ For each row: the metric of the exported student (``tools/test.py``), the
 number of synthetic images, the synthesis seconds (the distiller's own
 counter, kept in the checkpoint), the seconds of every training iteration
 summed (synthesis + distillation + the loop; validation and start-up
-excluded) and the wall time of ``tools/train.py``. The claims, printed
+excluded), the wall time of ``tools/train.py`` and, for the data-free
+rows, ``mean w``: the expected importance weight of a drawn item at the
+end of the run (the factor the weights put on the student's loss; 1 for
+uniform sampling). The claims, printed
 after the table: (1) SSD-KD at 10% of the budget is within the seeds'
 spread of Fast or better (its mean >= Fast's mean - Fast's std); (2) it
 reaches Fast's final metric in less training time: per seed, the training
@@ -150,6 +153,32 @@ def datafree_counters(checkpoint):
     return dict(synthesised=int(state['synthesised']),
                 synthesis_s=float(state['synthesis_time']),
                 distill_s=float(state['distill_time']))
+
+
+def final_weight_scale(task, row, run_dir):
+    """The expected importance weight of a drawn buffer item at the end of
+    a data-free run, ``sum_x P(x) w(x)`` with its last priorities and beta
+    (the factor by which the weights scale the student's loss against
+    unit weights: 1 for uniform sampling and for ``weight_norm=
+    'batch_mean'``), and the ratio of the largest to the smallest P."""
+    import torch
+    config, opts = row_options(task, row)
+    settings = dict(o.split('=', 1) for o in opts)
+    if settings.get('model.buffer.sampling') == 'uniform' or \
+            config_value(config, 'model.buffer.type') == 'MemoryBank':
+        return dict(mean_w=1.0, p_ratio=1.0)
+    with open(osp.join(run_dir, 'last_checkpoint')) as f:
+        state = torch.load(f.read().strip(), map_location='cpu',
+                           weights_only=False)['state_dict']
+    buffer = config_value(config, 'model.buffer')
+    n = int(state['buffer.size'])
+    p = (state['buffer.priorities'][:n].abs() +
+         buffer.get('eps', 1e-6)).pow(buffer.get('alpha', 0.6))
+    probs = p / p.sum()
+    w = (n * probs).pow(-float(state['beta']))
+    mean_w = 1.0 if settings.get('model.buffer.weight_norm') == \
+        'batch_mean' else float((probs * w / w.max()).sum())
+    return dict(mean_w=mean_w, p_ratio=float(probs.max() / probs.min()))
 
 
 def run_one(task, row, seed, work_dir, tckpt, val_points):
@@ -307,7 +336,8 @@ def main(argv=None):
           f'{args.jobs} run(s) at a time; {(time.time() - start) / 60:.1f} '
           'min')
     header = (f'{"row":20s} {metric:>14s} {"per seed":>20s} {"images":>7s} '
-              f'{"synthesis s":>13s} {"train s":>13s} {"wall s":>13s}')
+              f'{"synthesis s":>13s} {"train s":>13s} {"wall s":>13s} '
+              f'{"mean w":>13s}')
     print(header)
     print('-' * len(header))
     print(f'{"teacher":20s} {t_metric:14.2f}')
@@ -317,14 +347,19 @@ def main(argv=None):
         recs = [records[(r, s)] for s in args.seeds]
         values = [rec['metric'] for rec in recs]
         images = recs[0].get('synthesised')
+        scales = [final_weight_scale(args.task, r, osp.join(
+            args.work_dir, f'datafree-{args.task}_{r}_seed{s}'))
+            for s in args.seeds] if images is not None else []
+        mean_w = fmt([x['mean_w'] for x in scales], 3) if scales else ''
         per_seed = ', '.join(f'{v:.2f}' for v in values)
         print(f'{r:20s} {fmt(values, 2):>14s} {per_seed:>20s} '
               f'{images if images is not None else "real":>7} '
               f'{fmt([rec.get("synthesis_s") for rec in recs], 0):>13s} '
               f'{fmt([rec["train_iter_s"] for rec in recs], 0):>13s} '
-              f'{fmt([rec["wall_s"] for rec in recs], 0):>13s}')
+              f'{fmt([rec["wall_s"] for rec in recs], 0):>13s} '
+              f'{mean_w:>13s}')
         summary['rows'][r] = dict(
-            values=values, images=images,
+            values=values, images=images, weight_scale=scales,
             synthesis_s=[rec.get('synthesis_s') for rec in recs],
             train_iter_s=[rec['train_iter_s'] for rec in recs],
             wall_s=[rec['wall_s'] for rec in recs])
