@@ -9,7 +9,7 @@
 _base_ = ['./ssd-kd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_toyseg.py']
 
 model = dict(
-    budget=1600,
+    budget=800,
     buffer=dict(_delete_=True, type='MemoryBank', dtype='uint8'),
     synthesis=dict(
         warmup_ratio=20 / 220, span=1.0,

@@ -8,9 +8,10 @@
 # mmseg's IoUMetric). The task target is the teacher's own per-pixel
 # argmax, phi counts pixels with inverse frequency (kappa=-1), the
 # priority of a buffer image is w * its pixel-mean KL, KD at T=1. Sized for
-# 2 CPU cores in minutes: 160 synthetic images (10 rounds of 16, a tenth of
-# the Fast-Datafree baseline's 1600), 300 iterations (a round ~3.3 s, a
-# distillation step ~0.35 s on one core: about 2.5 minutes); a grid of the
+# 2 CPU cores in minutes: 80 synthetic images (5 rounds of 16, a tenth of
+# the Fast-Datafree baseline's 800; the real training split has 400), 300
+# iterations (a round ~3.3 s, a distillation step ~0.35 s on one core:
+# about 2 minutes); a grid of the
 # buffer with the teacher's masks is written to
 # work_dir/<time>/vis_data/vis_image every 5 rounds.
 # tools/analysis_tools/bench_datafree.py --task seg compares it with the
@@ -28,7 +29,7 @@ model = dict(
     student={{_base_.model}},
     teacher=dict(config=teacher_config, checkpoint=teacher_ckpt),
     generator=dict(type='FastGenerator', nz=256, ngf=32, img_size=64),
-    budget=160,
+    budget=80,
     buffer_size=None,
     buffer=dict(type='PriorityReplayBuffer', alpha=0.6, eps=1e-6,
                 evict='fifo', dtype='uint8'),
