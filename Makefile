@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: install demo teachers test test-slow test-all data data-fashion-mnist bench-quality bench-det bench-speed bench-speed-ld lint clean
+.PHONY: install demo teachers test test-slow test-all data data-fashion-mnist bench-quality bench-det bench-datafree bench-speed bench-speed-ld lint clean
 
 install: $(STAMP)
 
@@ -68,6 +68,12 @@ bench-quality: install data
 bench-det: install data
 	$(PY) tools/analysis_tools/bench_quality.py --task det --data $(DATA) --seeds 0 1 2 3 4 7 8 9 10 11 --jobs 2
 	$(PY) tools/analysis_tools/bench_quality.py --task det-two-stage --data $(DATA) --seeds 0 1 2 3 4 --jobs 2
+
+# the data-free tables (SSD-KD, Fast-2, DeepInversion, real-data references
+# and ablations; 3 seeds each, runs already done are reused)
+bench-datafree: install data
+	$(PY) tools/analysis_tools/bench_datafree.py --task cls --jobs 2
+	$(PY) tools/analysis_tools/bench_datafree.py --task seg --jobs 2
 
 # the README's speed figure: overhead ratio of a distillation step
 bench-speed: install data
