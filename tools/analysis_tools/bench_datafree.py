@@ -48,6 +48,7 @@ Examples:
         --rows fast ssd-kd --seeds 0
 """
 import argparse
+import functools
 import json
 import os
 import os.path as osp
@@ -105,10 +106,16 @@ for _task, _rows in ROWS.items():
 METRIC = {'cls': 'accuracy/top1', 'seg': 'mIoU'}
 
 
-def config_value(config, key):
-    """A dotted key of a config (``model.budget``)."""
+@functools.lru_cache(maxsize=None)
+def _load(config):
     from kdtools.utils import load_config
-    value = load_config(osp.join(ROOT, config))
+    return load_config(osp.join(ROOT, config))
+
+
+def config_value(config, key):
+    """A dotted key of a config (``model.budget``); each config is read
+    once."""
+    value = _load(config)
     for part in key.split('.'):
         value = value[part]
     return value
@@ -162,22 +169,29 @@ def final_weight_scale(task, row, run_dir):
     unit weights: 1 for uniform sampling and for ``weight_norm=
     'batch_mean'``), and the ratio of the largest to the smallest P."""
     import torch
+
+    from kdtools.models.datafree import PriorityReplayBuffer  # noqa: F401
+    from kdtools.registry import MODELS
     config, opts = row_options(task, row)
-    settings = dict(o.split('=', 1) for o in opts)
-    if settings.get('model.buffer.sampling') == 'uniform' or \
-            config_value(config, 'model.buffer.type') == 'MemoryBank':
+    buffer_cfg = dict(config_value(config, 'model.buffer'))
+    prefix = 'model.buffer.'
+    buffer_cfg.update({k[len(prefix):]: v for k, v in (
+        o.split('=', 1) for o in opts) if k.startswith(prefix)})
+    buffer = MODELS.build(dict(buffer_cfg, capacity=1, image_shape=(1, 1,
+                                                                    1)))
+    if buffer.sampling == 'uniform':
         return dict(mean_w=1.0, p_ratio=1.0)
     with open(osp.join(run_dir, 'last_checkpoint')) as f:
         state = torch.load(f.read().strip(), map_location='cpu',
                            weights_only=False)['state_dict']
-    buffer = config_value(config, 'model.buffer')
     n = int(state['buffer.size'])
-    p = (state['buffer.priorities'][:n].abs() +
-         buffer.get('eps', 1e-6)).pow(buffer.get('alpha', 0.6))
-    probs = p / p.sum()
-    w = (n * probs).pow(-float(state['beta']))
-    mean_w = 1.0 if settings.get('model.buffer.weight_norm') == \
-        'batch_mean' else float((probs * w / w.max()).sum())
+    # the buffer's own P and w over the run's last priorities
+    buffer.priorities = state['buffer.priorities'][:n].float()
+    buffer.size.fill_(n)
+    probs = buffer.probabilities()
+    w = buffer.weights(probs, float(state['beta']))  # PER's w / max w
+    mean_w = 1.0 if buffer.weight_norm == 'batch_mean' else float(
+        (probs * w).sum())
     return dict(mean_w=mean_w, p_ratio=float(probs.max() / probs.min()))
 
 

@@ -328,9 +328,9 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
         keep = min(images.shape[0], self.budget - int(self.synthesised))
         slots = self.buffer.add(images[:keep])
         if keep and self.syn['phi_scope'] == 'buffer+batch':
-            self.buffer_class_counts[slots.to(
-                self.buffer_class_counts.device)] = self.class_counts(
-                    self.buffer.to_float(self.buffer._stored(images[:keep])))
+            slots = slots.to(self.buffer.images.device)
+            self.buffer_class_counts[slots] = self.class_counts(
+                self.buffer.to_float(self.buffer.images[slots]))
         self.synthesised.add_(keep)
         self.rounds_done.add_(1)
         seconds = time.perf_counter() - start
