@@ -125,12 +125,14 @@ def _other_model(path, detail):
         'wrote: pass --resume with one of its work dir\'s checkpoints')
 
 
-def check_resume_source(runner, cfg) -> None:
+def check_resume_source(runner, cfg):
     """Before training: the checkpoint ``--resume`` continues from holds
     the weights of this config's model (same names and shapes), not those
-    of another config."""
+    of another config. Returns the checkpoint read (on the CPU), for the
+    Runner's resume to reuse instead of reading the file again; None where
+    nothing is resumed from a given path."""
     if not cfg.get('resume') or not cfg.get('load_from'):
-        return
+        return None
     from mmengine.model import is_model_wrapper
 
     from kdtools.utils import load_checkpoint_file
@@ -147,7 +149,7 @@ def check_resume_source(runner, cfg) -> None:
     if not (extra or shapes) and (not missing or len(missing) < len(own)):
         # only some of this model's weights absent (e.g. a buffer a newer
         # version added): mmengine resumes and warns about them
-        return
+        return ckpt
     parts = []
     if extra:
         parts.append(f'{len(extra)} of its {len(saved)} weights are not in '
@@ -162,15 +164,30 @@ def check_resume_source(runner, cfg) -> None:
     raise _other_model(path, '; '.join(parts))
 
 
-def _resume_one_line(runner, cfg) -> None:
+def _resume_one_line(runner, cfg, loaded=None) -> None:
     """An optimizer state that does not fit this config's optimizer (torch's
     "loaded state dict contains a parameter group that doesn't match the
-    size of optimizer's group") is the same mistake: one line."""
+    size of optimizer's group") is the same mistake: one line. ``loaded``
+    (what :func:`check_resume_source` read from ``cfg.load_from``) is what
+    the resume loads, instead of a second read of the file (torch moves the
+    optimizer state to the parameters' device as it loads it)."""
     resume = runner.resume
 
     def checked_resume(filename, *a, **kw):
         try:
-            return resume(filename, *a, **kw)
+            if loaded is None or filename != cfg.get('load_from'):
+                return resume(filename, *a, **kw)
+            import mmengine.runner.runner as runner_module
+            read = runner_module._load_checkpoint
+
+            def reuse(name, *args, **kwargs):
+                return loaded if name == filename else read(name, *args,
+                                                            **kwargs)
+            runner_module._load_checkpoint = reuse
+            try:
+                return resume(filename, *a, **kw)
+            finally:
+                runner_module._load_checkpoint = read
         except ValueError as e:
             if any(m in str(e) for m in _OPTIMIZER_MISMATCH):
                 raise _other_model(
@@ -192,8 +209,7 @@ def main(argv=None):
         cfg = prepare_config(args)
         setup_cpu_distributed(cfg, args.launcher)
         runner = build_runner(cfg, mode='train')
-        check_resume_source(runner, cfg)
-        _resume_one_line(runner, cfg)
+        _resume_one_line(runner, cfg, check_resume_source(runner, cfg))
         runner.train()
     except KDToolsError as e:
         print(f'kdtools: error: {e}', file=sys.stderr)

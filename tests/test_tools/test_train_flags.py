@@ -171,3 +171,36 @@ def test_trust_advice_matches_every_tools_flag(tmp_path, tool, positionals):
     assert advice == ['--trust-checkpoint', path]
     args = load_tool(tool).parse_args(positionals + advice)
     assert args.trust_checkpoint == [path]
+
+
+def test_resume_reads_the_checkpoint_once(toy_data, tmp_path):
+    """``--resume PATH``: the checkpoint read to check it holds this
+    config's model is the one the Runner resumes from (one read of the
+    file), and the resume restores its weights and counters."""
+    from unittest import mock
+
+    from mmengine.runner import Runner
+    train = load_tool('train.py')
+    cfg_path = write_config(tmp_path / 'det.py', STUDENT,
+                            tiny_det_body(toy_data))
+    model = MODELS.build(load_config(cfg_path).model)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    ckpt = str(tmp_path / 'same_epoch_1.pth')
+    hub = MessageHub.get_instance('kdtools-test-same-config').state_dict()
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(epoch=1, iter=4), message_hub=hub), ckpt)
+    cfg = train.prepare_config(train.parse_args(
+        [cfg_path, '--resume', ckpt, '--work-dir', str(tmp_path / 'w')]))
+    runner = Runner.from_cfg(cfg)
+    load = torch.load
+    with mock.patch.object(torch, 'load', side_effect=load) as reads:
+        train._resume_one_line(runner, cfg,
+                               train.check_resume_source(runner, cfg))
+        runner.load_or_resume()
+    assert [c for c in reads.call_args_list if ckpt in map(str, c.args)
+            ] == reads.call_args_list[:1]
+    assert reads.call_count == 1
+    assert runner.train_loop.iter == 4 and runner.train_loop.epoch == 1
+    assert torch.equal(next(runner.model.parameters()),
+                       next(model.parameters()))

@@ -106,10 +106,15 @@ class Distiller(TeacherStateMixin, BaseModel):
             on. Not for ``teachers.`` inputs, head distillers or the
             adversarial term. Defaults to False.
         teacher_channels_last ('auto' | bool): teachers in channels_last
-            (``'auto'``: where measured faster at build time; a teacher's own
-            ``channels_last`` key wins). Defaults to False: the layout
-            changes teacher outputs at the 1e-6 level, so a run would no
-            longer repeat earlier results exactly.
+            (``'auto'``: where measured >= 5% faster at build time, or on
+            for convolutional teachers under deterministic algorithms; a
+            teacher's own ``channels_last`` key wins). Defaults to 'auto'.
+        teacher_fuse_conv_bn (bool): fold each teacher's eval-mode batch
+            norms into the convolutions feeding them (where no recorder
+            reads either; checked against the plain forward at build time;
+            a teacher's own ``fuse_conv_bn`` key wins). Defaults to True.
+            Both change teacher outputs at the 1e-6 level only; set both
+            False to repeat a run made before they existed bit for bit.
         input_shape (tuple): ``(C, H, W)`` of the dummy input used at build
             time to infer adapter channels from recorded shapes.
         teacher_in_checkpoint (bool): keep teacher weights in the
@@ -147,7 +152,8 @@ class Distiller(TeacherStateMixin, BaseModel):
                  teacher_cache: bool = False,
                  input_shape: Sequence[int] = (3, 128, 128),
                  teacher_in_checkpoint: bool = False,
-                 teacher_channels_last=False,
+                 teacher_channels_last='auto',
+                 teacher_fuse_conv_bn: bool = True,
                  discriminator: Optional[dict] = None,
                  adversarial: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -218,7 +224,8 @@ class Distiller(TeacherStateMixin, BaseModel):
         if self.adv:
             self.discriminator = self.adv.build_discriminator(discriminator)
         self.inference_setting = configure_inference(
-            self, probe, teacher_channels_last, teachers, input_shape)
+            self, probe, teacher_channels_last, teachers, input_shape,
+            teacher_fuse_conv_bn)
         self._register_checkpoint_hooks()
 
     @property

@@ -227,18 +227,20 @@ def build_teacher(owner: str, cfg: dict, default_recorders: Optional[dict]
                   ) -> Tuple[nn.Module, dict, str]:
     """The teacher ``owner`` (``teachers.<name>``) from its entry
     ``dict(config=..., checkpoint=..., recorders=None,
-    trust_checkpoint=False, channels_last='auto')``: built, loaded
+    trust_checkpoint=False, channels_last=..., fuse_conv_bn=...)``: built,
+    loaded
     strictly, frozen (in-place activations and layout are set after the
     build-time forward: :mod:`.teacher_inference`). Returns the model, its
     recorder configs (its own ``recorders`` or ``default_recorders``) and
     the name errors give them."""
     tcfg = dict(cfg)
     unknown = set(tcfg) - {'config', 'checkpoint', 'recorders',
-                           'trust_checkpoint', 'channels_last'}
+                           'trust_checkpoint', 'channels_last',
+                           'fuse_conv_bn'}
     if unknown or 'config' not in tcfg:
         raise ConfigError(
             f'{owner}: expected keys config, checkpoint (recorders, '
-            f'trust_checkpoint, channels_last optional); got '
+            f'trust_checkpoint, channels_last, fuse_conv_bn optional); got '
             f'{sorted(tcfg)}')
     model_cfg = model_cfg_from(tcfg['config'], owner)
     model = build_model(model_cfg, owner)

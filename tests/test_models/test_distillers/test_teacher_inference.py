@@ -67,7 +67,8 @@ def build(ckpt, **changes):
 
 
 def test_hint_teacher_keeps_inplace_and_records_exactly(teacher_ckpt):
-    model = build(teacher_ckpt, teacher_channels_last=False)
+    model = build(teacher_ckpt, teacher_channels_last=False,
+                  teacher_fuse_conv_bn=False)
     (teacher, ) = model.teacher_models.values()
     kept = [n for n, m in ti.inplace_modules(teacher).items()]
     # the backbone's ReLU6 stay in-place (only the neck output is read)
@@ -108,12 +109,13 @@ def test_teacher_key_overrides_and_bad_value_refused(teacher_ckpt):
         build(teacher_ckpt, teacher_channels_last='fast')
 
 
-def test_channels_last_is_off_by_default(teacher_ckpt):
-    with mock.patch.object(ti, 'measure_channels_last') as measure:
+def test_channels_last_is_measured_by_default(teacher_ckpt):
+    with mock.patch.object(ti, 'measure_channels_last',
+                           return_value=(2e-3, 1e-3)) as measure:
         model = build(teacher_ckpt)
-    assert measure.call_count == 0
+    assert measure.call_count == 1
     assert model.inference_setting['teachers.teacher']['channels_last'] \
-        is False
+        is True
 
 
 @pytest.mark.parametrize('times,chosen', [((2e-3, 1e-3), True),
@@ -156,7 +158,8 @@ def test_recorded_outputs_cast_back_under_autocast(teacher_ckpt):
 
 
 def r18_teacher_cfg(teacher_ckpt, r18_ckpt, source):
-    cfg = distiller_cfg(teacher_ckpt, teacher_channels_last=False)
+    cfg = distiller_cfg(teacher_ckpt, teacher_channels_last=False,
+                        teacher_fuse_conv_bn=False)
     cfg['teacher'] = dict(config=R18, checkpoint=r18_ckpt)
     cfg['student_recorders'] = dict(f=dict(type='ModuleOutputs',
                                            source=source))
