@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: install demo teachers test test-slow test-all data data-fashion-mnist bench-quality bench-det bench-datafree bench-speed bench-speed-ld lint clean
+.PHONY: install demo teachers test test-slow test-all data data-fashion-mnist bench-quality bench-det bench-datafree bench-speed bench-speed-ld bench-speed-regression lint clean
 
 install: $(STAMP)
 
@@ -82,6 +82,23 @@ bench-speed: install data
 # kdtools' LD step against mmdet's LD detector, same pair and batches
 bench-speed-ld: install data
 	$(PY) tools/analysis_tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed_ld.json
+
+# each family's distillation step now against an earlier commit (BASE),
+# the same harness for both versions (docs/en/benchmarks.md#speed)
+BASE ?= f2a48f6^
+SPEED_CONFIGS = configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
+	configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
+	configs/det/ld/ld-vlr_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
+	configs/det/chen17/chen17-full_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
+	configs/det/chen17/chen17_faster-rcnn-mbv2_to_faster-rcnn-r18-base16_12e_toydet.py \
+	configs/seg/skd/skd-pi-pa-ho_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py \
+	configs/seg/skd/skd-pi-pa_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py \
+	configs/seg/cwd/cwd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_2k_toyseg.py \
+	configs/cls/kd/kd_resnet18-base32_to_vit-tiny-p4_10e_toycls.py \
+	configs/cls/deit/deit-soft_resnet18-base32-and-vit-small-p4_to_deit-tiny-p4_10e_toycls.py \
+	configs/cls/fsp/fsp_resnet32-cifar_to_resnet14-cifar_10e_toycls.py
+bench-speed-regression: install data
+	$(PY) tools/analysis_tools/speed_regression.py '$(BASE)' $(SPEED_CONFIGS) --iters 20 --repeats 3
 
 test: install
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS)

@@ -1,7 +1,7 @@
 """tools/analysis_tools/speed_regression.py: the compared figures and the
-table from two benchmark.py JSONs (the runs themselves are benchmarks, not
-tests); each version's benchmark.py is run with its own kdtools first on
-the path."""
+table from two runs' JSONs (the runs themselves are benchmarks, not
+tests); each version is timed by the same harness with its own kdtools
+first on the path."""
 import importlib.util
 import os.path as osp
 from unittest import mock
@@ -40,9 +40,21 @@ def test_each_version_imports_its_own_kdtools(tmp_path):
     out = tmp_path / 'r.json'
     out.write_text('{"median_s": {}}')
     with mock.patch.object(tool.subprocess, 'run') as run:
-        tool.run_benchmark('/old/tree', 'configs/a.py', str(out), 7, ['-x'])
+        tool.run_benchmark('/old/tree', 'configs/a.py', str(out), 7)
     cmd, kw = run.call_args.args[0], run.call_args.kwargs
-    assert cmd[1:] == ['/old/tree/tools/analysis_tools/benchmark.py',
-                       '/old/tree/configs/a.py', '--iters', '7',
-                       '--random-teacher', '--json', str(out), '-x']
+    # this file's harness for both versions, the old tree first on the path
+    assert cmd[1:3] == [tool.HERE, '-']
+    assert cmd[3:] == ['/old/tree/configs/a.py', '--child', '/old/tree',
+                       '--iters', '7', '--warmup', '3', '--json', str(out)]
     assert kw['env']['PYTHONPATH'] == '/old/tree' and kw['cwd'] == ROOT
+
+
+def test_row_over_repeats_takes_medians():
+    tool = load()
+    before = [bench(0.2, 0.1), bench(0.3, 0.1), bench(0.21, 0.1)]
+    after = [bench(0.18, 0.1), bench(0.15, 0.1), bench(0.4, 0.2)]
+    r = tool.row('c.py', before, after)
+    assert r['runs'] == 3
+    assert abs(r['c_before_ms'] - 210) < 1e-9
+    assert abs(r['c_over_a_before'] - 2.1) < 1e-9
+    assert abs(r['c_over_a_after'] - 1.8) < 1e-9  # of 1.8, 1.5, 2.0
