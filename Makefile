@@ -83,9 +83,10 @@ bench-speed: install data
 bench-speed-ld: install data
 	$(PY) tools/analysis_tools/benchmark.py configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --peer configs/det/ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 30 --random-teacher --json work_dirs/bench_speed_ld.json
 
-# each family's distillation step now against an earlier commit (BASE),
-# the same harness for both versions (docs/en/benchmarks.md#speed)
-BASE ?= f2a48f6^
+# each family's distillation step now against an earlier commit (BASE: the
+# last one before issue 22's work that imports), the same harness for both
+# versions (docs/en/benchmarks.md#speed)
+BASE ?= 0228572
 SPEED_CONFIGS = configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
 	configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
 	configs/det/ld/ld-vlr_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \

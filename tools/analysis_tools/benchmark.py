@@ -252,18 +252,7 @@ def main(argv=None):
             break
 
     opt_s = OptimWrapper(torch.optim.SGD(student.parameters(), lr=1e-4))
-    if getattr(model, 'discriminator', None) is not None:
-        # adversarial distillation: the step includes the critic's update(s)
-        from mmengine.optim import OptimWrapperDict
-        critic = set(map(id, model.discriminator.parameters()))
-        opt_d = OptimWrapperDict(
-            student=OptimWrapper(torch.optim.SGD(
-                [p for p in model.parameters() if id(p) not in critic],
-                lr=1e-4)),
-            discriminator=OptimWrapper(torch.optim.SGD(
-                model.discriminator.parameters(), lr=1e-4)))
-    else:
-        opt_d = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
+    opt_d = distill_optim_wrapper(model)
     sync = torch.cuda.synchronize if device.startswith('cuda') else (
         lambda: None)
 
@@ -411,6 +400,22 @@ def main(argv=None):
         print(f'speed ratio c / d (kdtools / peer): '
               f'{result["speed_ratio_vs_peer"]:.3f}')
     return result
+
+
+def distill_optim_wrapper(model, lr=1e-4):
+    """SGD over the distiller's trainable parameters; for adversarial
+    distillation an ``OptimWrapperDict`` with the critic's own, so that
+    the step includes the critic's update(s)."""
+    import torch
+    from mmengine.optim import OptimWrapper, OptimWrapperDict
+    if getattr(model, 'discriminator', None) is None:
+        return OptimWrapper(torch.optim.SGD(model.parameters(), lr=lr))
+    critic = set(map(id, model.discriminator.parameters()))
+    return OptimWrapperDict(
+        student=OptimWrapper(torch.optim.SGD(
+            [p for p in model.parameters() if id(p) not in critic], lr=lr)),
+        discriminator=OptimWrapper(torch.optim.SGD(
+            model.discriminator.parameters(), lr=lr)))
 
 
 def _random_teacher_cfg(model_cfg):

@@ -10,8 +10,9 @@ interleaved. It prints c and a of each version and the change of c / a:
 the student step runs the same mmdet/mmseg/mmpretrain code in both
 versions, so c / a cancels the machine's drift between the two runs.
 
-Example (the commit before issue 22's first change):
-    python tools/analysis_tools/speed_regression.py f2a48f6^ \
+Example (0228572: the last commit before issue 22's work whose kdtools
+imports; ``make bench-speed-regression`` runs every family):
+    python tools/analysis_tools/speed_regression.py 0228572 \
         configs/det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py \
         configs/det/ld/ld_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py --iters 20
 """
@@ -68,23 +69,19 @@ def time_steps(config, iters, warmup, batches=4):
     import time
 
     import torch
-    from mmengine.optim import OptimWrapper, OptimWrapperDict
+    import benchmark  # beside this file (see main: its kdtools is ours)
+    from mmengine.optim import OptimWrapper
     from mmengine.registry import MODELS
     from mmengine.runner import Runner
 
-    from kdtools.models.distillers.teacher import (build_model,
-                                                   student_cfg_from)
     from kdtools.utils import load_config, register_all_modules
     register_all_modules()
     cfg = load_config(config)
-    model_cfg = random_teachers(cfg.model)
+    model_cfg = benchmark._random_teacher_cfg(cfg.model)
     model = MODELS.build(model_cfg)
     model.init_weights()
     model.train()
-    top = cfg.get('data_preprocessor')
-    student = build_model(student_cfg_from(
-        model_cfg['student'], top.to_dict() if hasattr(top, 'to_dict')
-        else top), 'plain student')
+    student = plain_student(cfg, model_cfg)
     student.init_weights()
     student.train()
     loader_cfg = dict(cfg.train_dataloader, num_workers=0,
@@ -95,16 +92,7 @@ def time_steps(config, iters, warmup, batches=4):
         if len(data) == batches:
             break
     opt_s = OptimWrapper(torch.optim.SGD(student.parameters(), lr=1e-4))
-    if getattr(model, 'discriminator', None) is not None:
-        critic = set(map(id, model.discriminator.parameters()))
-        opt_d = OptimWrapperDict(
-            student=OptimWrapper(torch.optim.SGD(
-                [p for p in model.parameters() if id(p) not in critic],
-                lr=1e-4)),
-            discriminator=OptimWrapper(torch.optim.SGD(
-                model.discriminator.parameters(), lr=1e-4)))
-    else:
-        opt_d = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
+    opt_d = benchmark.distill_optim_wrapper(model)
     steps = dict(a_student_step=lambda d: student.train_step(d, opt_s),
                  c_distill_step=lambda d: model.train_step(d, opt_d))
     times = {k: [] for k in steps}
@@ -120,26 +108,25 @@ def time_steps(config, iters, warmup, batches=4):
                 inference_setting=getattr(model, 'inference_setting', None))
 
 
-def random_teachers(model_cfg):
-    """The distiller config with each teacher's checkpoint a freshly
-    initialised one (timing does not depend on the weights)."""
-    import tempfile
-
-    import torch
-    from mmengine.registry import MODELS
-
-    from kdtools.models.distillers.teacher import model_cfg_from
-    cfg = model_cfg.copy()
-    teachers = cfg.pop('teachers', None) or dict(teacher=cfg.pop('teacher'))
-    out = {}
-    for name, t in teachers.items():
-        t = dict(t)
-        m = MODELS.build(model_cfg_from(t['config'], name))
-        t['checkpoint'] = osp.join(tempfile.mkdtemp(), f'{name}.pth')
-        torch.save(dict(state_dict=m.state_dict()), t['checkpoint'])
-        out[name] = t
-    cfg['teachers'] = out
-    return cfg
+def plain_student(cfg, model_cfg):
+    """The student as its own config builds it: with kdtools' builder where
+    the version has it, else mmengine's under the config's default scope
+    (versions before ``build_model``); mmdet/mmseg/mmpretrain code only
+    either way."""
+    top = cfg.get('data_preprocessor')
+    top = top.to_dict() if hasattr(top, 'to_dict') else top
+    try:
+        from kdtools.models.distillers.teacher import (build_model,
+                                                       student_cfg_from)
+        return build_model(student_cfg_from(model_cfg['student'], top),
+                           'plain student')
+    except (ImportError, TypeError):
+        from mmengine.registry import MODELS, DefaultScope
+        student = dict(model_cfg['student'])
+        if top is not None and student.get('data_preprocessor') is None:
+            student['data_preprocessor'] = top
+        with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+            return MODELS.build(student)
 
 
 def row(config, before, after):
@@ -176,6 +163,11 @@ def table(rows):
 def main(argv=None):
     args = parse_args(argv)
     if args.child:
+        # benchmark.py's helpers (it puts this tree first on the path as it
+        # is imported), then the version under test before it: every
+        # kdtools import below is that version's
+        sys.path.insert(0, osp.dirname(HERE))
+        import benchmark  # noqa: F401
         sys.path.insert(0, args.child)
         result = time_steps(args.configs[0], args.iters, args.warmup)
         with open(args.json, 'w') as f:
