@@ -17,6 +17,7 @@ from conftest import CONFIGS, tiny_det_body, write_config
 HINT_CONFIG = 'det/hint/hint_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py'
 HINT = osp.join(CONFIGS, HINT_CONFIG)
 TEACHER = osp.join(CONFIGS, 'det/gfl_mobilenetv2_fpn_12e_toydet.py')
+R18 = osp.join(CONFIGS, 'det/gfl_r18-base16_fpn_12e_toydet.py')
 
 
 def make_teacher_ckpt(tmp_path_factory):
@@ -45,6 +46,22 @@ def distiller_cfg(teacher_ckpt, **changes):
     for k, v in changes.items():
         model[k] = v
     return model
+
+
+def r18_teacher_cfg(teacher_ckpt, r18_ckpt, source, **changes):
+    """The hint distiller with the GFL on a ResNet-18 (``r18_ckpt``) as
+    its teacher and one feature-imitation term on module ``source`` of
+    both models."""
+    cfg = distiller_cfg(teacher_ckpt, **changes)
+    cfg['teacher'] = dict(config=R18, checkpoint=r18_ckpt)
+    cfg['student_recorders'] = dict(f=dict(type='ModuleOutputs',
+                                           source=source))
+    cfg['teacher_recorders'] = copy.deepcopy(cfg['student_recorders'])
+    cfg['distill_losses'] = dict(loss_f=dict(
+        type='FeatureImitationLoss',
+        inputs=dict(preds_S='student.f', preds_T='teacher.f'),
+        adapter=dict(type='ConvAdapter')))
+    return cfg
 
 
 def build(teacher_ckpt, **changes):

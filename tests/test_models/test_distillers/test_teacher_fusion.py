@@ -4,7 +4,6 @@ convolution or BN, a pre-activation block (BN before its convolution,
 which mmcv's registration-order ``fuse_conv_bn`` folds wrongly) and a
 functional op between convolution and BN are left unfolded."""
 import copy
-import os.path as osp
 
 import pytest
 import torch
@@ -14,13 +13,11 @@ from mmengine.registry import MODELS
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import CONFIGS
 from kdtools.models.distillers.teacher_fusion import fold_conv_bn
 from kdtools.models.recorders import RecorderManager
 from kdtools.utils import ConfigError, load_config
-from _helpers.det import batch, distiller_cfg, make_teacher_ckpt
-
-R18 = osp.join(CONFIGS, 'det/gfl_r18-base16_fpn_12e_toydet.py')
+from _helpers.det import (R18, batch, distiller_cfg, make_teacher_ckpt,
+                          r18_teacher_cfg)
 
 
 def randomise_bns(model, seed=0):
@@ -55,16 +52,9 @@ def r18_ckpt(tmp_path_factory):
 
 
 def r18_distiller(teacher_ckpt, r18_ckpt, source, **changes):
-    cfg = distiller_cfg(teacher_ckpt, teacher_channels_last=False, **changes)
-    cfg['teacher'] = dict(config=R18, checkpoint=r18_ckpt)
-    cfg['student_recorders'] = dict(f=dict(type='ModuleOutputs',
-                                           source=source))
-    cfg['teacher_recorders'] = copy.deepcopy(cfg['student_recorders'])
-    cfg['distill_losses'] = dict(loss_f=dict(
-        type='FeatureImitationLoss',
-        inputs=dict(preds_S='student.f', preds_T='teacher.f'),
-        adapter=dict(type='ConvAdapter')))
-    return MODELS.build(cfg)
+    return MODELS.build(r18_teacher_cfg(teacher_ckpt, r18_ckpt, source,
+                                        teacher_channels_last=False,
+                                        **changes))
 
 
 def plain_r18(r18_ckpt):

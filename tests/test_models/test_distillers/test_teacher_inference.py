@@ -6,7 +6,6 @@ student's dtype under autocast.
 
 The autocast test runs CPU bfloat16 autocast: the same path CUDA float16
 takes under ``--amp`` (no GPU here, so CUDA itself is not exercised)."""
-import copy
 import os.path as osp
 from unittest import mock
 
@@ -18,6 +17,7 @@ from torch import nn
 from conftest import CONFIGS
 from kdtools.models.distillers import teacher_inference as ti
 from kdtools.utils import ConfigError, load_config
+from _helpers import det as det_helpers
 from _helpers.det import TEACHER, batch, distiller_cfg, make_teacher_ckpt
 
 R18 = osp.join(CONFIGS, 'det/gfl_r18-base16_fpn_12e_toydet.py')
@@ -158,17 +158,9 @@ def test_recorded_outputs_cast_back_under_autocast(teacher_ckpt):
 
 
 def r18_teacher_cfg(teacher_ckpt, r18_ckpt, source):
-    cfg = distiller_cfg(teacher_ckpt, teacher_channels_last=False,
-                        teacher_fuse_conv_bn=False)
-    cfg['teacher'] = dict(config=R18, checkpoint=r18_ckpt)
-    cfg['student_recorders'] = dict(f=dict(type='ModuleOutputs',
-                                           source=source))
-    cfg['teacher_recorders'] = copy.deepcopy(cfg['student_recorders'])
-    cfg['distill_losses'] = dict(loss_f=dict(
-        type='FeatureImitationLoss',
-        inputs=dict(preds_S='student.f', preds_T='teacher.f'),
-        adapter=dict(type='ConvAdapter')))
-    return cfg
+    return det_helpers.r18_teacher_cfg(teacher_ckpt, r18_ckpt, source,
+                                       teacher_channels_last=False,
+                                       teacher_fuse_conv_bn=False)
 
 
 def test_recorded_output_feeding_inplace_relu_is_protected(teacher_ckpt,
