@@ -26,7 +26,7 @@ the student):
 - **channels_last** for a teacher with convolutions where it is faster on
   the training device (``'auto'``, the default: a few interleaved timed
   forwards of each layout on a dummy batch of 4 of ``input_shape``, kept
-  only when >= 5% faster; under
+  only when >= 5% faster, rank 0's choice on every rank; under
   ``randomness=dict(deterministic=True)``, which switches on torch's
   deterministic algorithms, the rule "on for convolutional teachers"
   instead, so that two runs choose alike; issue 22 measured channels_last
@@ -248,6 +248,17 @@ def _time_layouts(model, sources, input_shape, device, rounds):
     return best[False], best[True]
 
 
+def same_on_every_rank(choice: bool) -> bool:
+    """Rank 0's timed choice on every rank of a distributed run (each
+    rank times its own forwards; the teachers must run alike)."""
+    from mmengine.dist import broadcast_object_list, is_distributed
+    if not is_distributed():
+        return choice
+    obj = [choice]
+    broadcast_object_list(obj, src=0)
+    return bool(obj[0])
+
+
 def recorded_as(dtype: torch.dtype, contiguous: bool):
     """What the teacher recorders apply to each record: floating tensors
     cast to ``dtype`` (the student's), and made contiguous."""
@@ -289,11 +300,13 @@ def choose_channels_last(name: str, model: nn.Module,
     if times is None:
         return False, 'off (auto: the dummy forward could not be timed)'
     cf, cl = times
-    use = cl < CL_GAIN * cf
+    mine = cl < CL_GAIN * cf
+    use = same_on_every_rank(mine)
     shape = 'x'.join(map(str, (CL_BATCH, ) + tuple(input_shape)))
     return use, (f'{"on" if use else "off"} (auto: {cl * 1e3:.1f} vs '
                  f'{cf * 1e3:.1f} ms contiguous per {shape} forward on '
-                 f'{device})')
+                 f'{device}{"; rank 0 timed otherwise" if use != mine else ""}'
+                 ')')
 
 
 def configure_inference(distiller, probe: Optional[InplaceProbe],

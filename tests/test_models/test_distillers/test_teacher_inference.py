@@ -233,3 +233,22 @@ def test_probe_on_a_small_model():
     assert out['kept'] == 1 and out['off'] == 3
     assert seq[3].inplace and not seq[1].inplace
     assert not seq[4].inplace and not model.unused.inplace
+
+
+def test_auto_takes_rank_zeros_choice_in_a_distributed_run(teacher_ckpt):
+    """Each rank times its own forwards; all take rank 0's choice (the
+    2-process trainings in test_dist_train.py run it over gloo)."""
+    sent = []
+
+    def broadcast(obj, src=0):
+        sent.append((list(obj), src))
+        obj[0] = False  # rank 0 chose contiguous
+
+    with mock.patch('mmengine.dist.is_distributed', return_value=True), \
+            mock.patch('mmengine.dist.broadcast_object_list', broadcast), \
+            mock.patch.object(ti, 'measure_channels_last',
+                              return_value=(2e-3, 1e-3)):
+        model = build(teacher_ckpt, teacher_channels_last='auto')
+    assert sent == [([True], 0)]
+    assert model.inference_setting['teachers.teacher']['channels_last'] \
+        is False
