@@ -2,7 +2,9 @@
 backbone + neck, the dense heads, or the whole ``tensor`` mode): how teachers
 run every step, the dummy forward at build time, and a student whose task
 losses are off."""
-from typing import Iterable
+from typing import Iterable, Sequence
+
+import torch
 
 
 def forward_to(model, inputs, data_samples, sources: Iterable[str]) -> None:
@@ -25,3 +27,11 @@ def forward_to(model, inputs, data_samples, sources: Iterable[str]) -> None:
                 getattr(model, head)(feats)
     else:
         model(inputs, data_samples, mode='tensor')
+
+
+def random_batch(n: int, input_shape: Sequence[int], device='cpu'):
+    """A fixed random dummy batch ``(n, *input_shape)`` on ``device`` (seed
+    0, whatever the global random state): what the build-time timings and
+    checks of the teachers run on."""
+    g = torch.Generator().manual_seed(0)
+    return torch.randn((n, ) + tuple(input_shape), generator=g).to(device)

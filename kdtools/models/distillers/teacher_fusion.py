@@ -33,7 +33,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..recorders import RecorderManager
-from .partial_forward import forward_to
+from .nested import tensors_in
+from .partial_forward import forward_to, random_batch
 
 #: the folded forward must equal the plain one to this fraction of the
 #: largest output magnitude
@@ -45,16 +46,6 @@ def _leaves(model: nn.Module) -> Dict[str, nn.Module]:
             if n and not any(True for _ in m.children())}
 
 
-def _tensors(obj) -> List[Tensor]:
-    if isinstance(obj, Tensor):
-        return [obj]
-    if isinstance(obj, (tuple, list)):
-        return [t for o in obj for t in _tensors(o)]
-    if isinstance(obj, dict):
-        return [t for o in obj.values() for t in _tensors(o)]
-    return []
-
-
 def trace_pairs(model: nn.Module, run) -> List[Tuple[str, str]]:
     """``(conv name, bn name)`` pairs where, over one call of ``run()``,
     every output of the convolution went to that BN and nothing else, and
@@ -64,12 +55,11 @@ def trace_pairs(model: nn.Module, run) -> List[Tuple[str, str]]:
     keep_alive: List[Tensor] = []       # so that ids are not reused
     consumers: Dict[str, set] = {}      # conv -> modules that read its output
     bn_sources: Dict[str, set] = {}     # bn -> convs (or None) it read from
-    conv_calls: Dict[str, int] = {}
     handles = []
 
-    def pre_hook(name, module):
+    def pre_hook(name):
         def hook(mod, args):
-            ids = [id(t) for t in _tensors(args)]
+            ids = [id(t) for t in tensors_in(args)]
             for i in ids:
                 if i in made_by:
                     consumers.setdefault(made_by[i], set()).add(name)
@@ -80,14 +70,13 @@ def trace_pairs(model: nn.Module, run) -> List[Tuple[str, str]]:
 
     def conv_hook(name):
         def hook(mod, args, out):
-            conv_calls[name] = conv_calls.get(name, 0) + 1
             if isinstance(out, Tensor):
                 made_by[id(out)] = name
                 keep_alive.append(out)
         return hook
 
     for name, m in leaves.items():
-        handles.append(m.register_forward_pre_hook(pre_hook(name, m)))
+        handles.append(m.register_forward_pre_hook(pre_hook(name)))
         if isinstance(m, nn.Conv2d):
             handles.append(m.register_forward_hook(conv_hook(name)))
     try:
@@ -145,7 +134,7 @@ def _outputs(model: nn.Module, run, trace: bool = False):
     outs: List[Tensor] = []
     handles = [m.register_forward_hook(
         lambda mod, args, out: outs.extend(
-            t.detach().clone() for t in _tensors(out)
+            t.detach().clone() for t in tensors_in(out)
             if t.is_floating_point()))
         for m in [model, *model.children()]]
     try:
@@ -186,8 +175,7 @@ def fold_conv_bn(model: nn.Module, manager: RecorderManager, input_shape,
         return result
     param = next(iter(model.parameters()), None)
     device = device or (param.device if param is not None else 'cpu')
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn((1, ) + tuple(input_shape), generator=g).to(device)
+    x = random_batch(1, input_shape, device)
     sources = manager.sources or ['neck']
 
     def run():

@@ -42,14 +42,16 @@ the student):
   as they are recorded, so the losses compute in the student's precision.
 """
 import time
-from typing import Dict, Iterator, Optional, Union
+from typing import Dict, Optional, Union
 
 import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from ..recorders import RecorderManager
-from .partial_forward import forward_to
+from .adapter_builder import reset_recorders
+from .nested import map_tensors, tensors_in
+from .partial_forward import forward_to, random_batch
 from .teacher_fusion import fold_conv_bn
 
 INPLACE_TYPES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.Hardswish,
@@ -69,32 +71,6 @@ def inplace_modules(model: nn.Module) -> Dict[str, nn.Module]:
     return {n: m for n, m in model.named_modules()
             if isinstance(m, INPLACE_TYPES) and getattr(m, 'inplace', False)
             is True}
-
-
-def tensors_in(obj) -> Iterator[Tensor]:
-    """The tensors in ``obj`` (nested tuples, lists and dicts)."""
-    if isinstance(obj, Tensor):
-        yield obj
-    elif isinstance(obj, (tuple, list)):
-        for o in obj:
-            yield from tensors_in(o)
-    elif isinstance(obj, dict):
-        for o in obj.values():
-            yield from tensors_in(o)
-
-
-def map_tensors(obj, fn):
-    """``obj`` with ``fn`` applied to its tensors (nested tuples, lists and
-    dicts rebuilt; other objects unchanged)."""
-    if isinstance(obj, Tensor):
-        return fn(obj)
-    if isinstance(obj, tuple) and hasattr(obj, '_fields'):  # namedtuple
-        return type(obj)(*(map_tensors(o, fn) for o in obj))
-    if isinstance(obj, (tuple, list)):
-        return type(obj)(map_tensors(o, fn) for o in obj)
-    if isinstance(obj, dict):
-        return type(obj)((k, map_tensors(v, fn)) for k, v in obj.items())
-    return obj
 
 
 def _storage(t: Tensor) -> int:
@@ -221,9 +197,7 @@ def measure_channels_last(model: nn.Module, manager: RecorderManager,
 
 def _time_layouts(model, sources, input_shape, device, rounds):
     was_device = next(iter(model.parameters()), torch.empty(0)).device
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn((CL_BATCH, ) + tuple(input_shape),
-                    generator=g).to(device)
+    x = random_batch(CL_BATCH, input_shape, device)
     model.to(device)
     sync = torch.cuda.synchronize if device.startswith('cuda') else (
         lambda: None)
@@ -369,8 +343,7 @@ def fuse_teacher(name: str, model: nn.Module, manager: RecorderManager,
                     why='teacher_in_checkpoint=True: the checkpoints keep '
                     "the teacher's own weights")
     done = fold_conv_bn(model, manager, input_shape)
-    for r in manager.recorders.values():  # what the check forward recorded
-        r.reset()
+    reset_recorders([manager])  # what the check forwards recorded
     return done
 
 
