@@ -29,6 +29,28 @@ def test_rows_are_shipped_configs_with_their_overrides():
             f'model.budget={fast}']
         assert 'model.buffer.sampling=uniform' in bench_datafree.row_options(
             task, 'ssd-kd-no-priority')[1]
+        # the ablation pins every setting it compares: R0 = ceil(S0 / B0)
+        budget = ssd
+        batch = bench_datafree.config_value(rows['ssd-kd'][0],
+                                            'model.synthesis.batch_size')
+        r0 = -(-budget // batch)
+        opts = dict(o.split('=', 1) for o in bench_datafree.row_options(
+            task, 'ssd-kd-w-max')[1])
+        assert opts['model.buffer.weight_norm'] == 'max'
+        assert opts['model.synthesis.rounds'] == 'None'
+        assert opts['model.budget'] == opts['model.buffer_size'] == str(
+            budget)
+        opts = dict(o.split('=', 1) for o in bench_datafree.row_options(
+            task, 'ssd-kd-x10-updates-small')[1])
+        assert opts['model.synthesis.rounds'] == str(10 * r0)
+        assert opts['model.synthesis.batch_size'] == str(
+            -(-budget // (10 * r0)))
+        assert opts['model.buffer.weight_norm'] == 'batch_mean'
+        opts = dict(o.split('=', 1) for o in bench_datafree.row_options(
+            task, 'ssd-kd-x10-lowest')[1])
+        assert opts['model.budget'] == str(10 * budget)
+        assert opts['model.buffer_size'] == str(budget)
+        assert opts['model.buffer.evict'] == 'lowest_priority'
 
 
 def test_scalars_times_and_curve(tmp_path):
@@ -72,7 +94,8 @@ def test_final_weight_scale(tmp_path):
                                           rel=1e-6)
     assert got['p_ratio'] == pytest.approx(float(probs.max() / probs.min()),
                                            rel=1e-6)
-    for row in ('ssd-kd-no-priority', 'fast', 'ssd-kd-w-batch-mean'):
+    for row in ('ssd-kd-no-priority', 'fast', 'ssd-kd-w-batch-mean',
+                'ssd-kd-w-none', 'ssd-kd-x10-fifo'):
         assert bench_datafree.final_weight_scale('cls', row, str(run))[
             'mean_w'] == 1.0
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Data-free benchmark (issue 20, item 8): SSD-KD against Fast-Datafree and
-DeepInversion on the embedded data, with the real-data references, each row
-over several seeds (mean ± std), and SSD-KD's two claims checked.
+"""Data-free benchmark: SSD-KD against Fast-Datafree and DeepInversion on
+the embedded data, with the real-data references and the ablation of
+SSD-KD's reading, each row over several seeds (mean ± std), and SSD-KD's
+two claims checked.
 
 Rows (``--task cls``: CIFAR ResNet-32 -> ResNet-14 on the embedded
 classification set; ``--task seg``: PSPNet MobileNetV2-D8 -> FCN R-18/4-D8
@@ -15,12 +16,20 @@ on the embedded segmentation set):
 - ``ssd-kd``: SSD-KD at 10% of Fast's budget; ``ssd-kd-same``: SSD-KD at
   Fast's budget; ``ssd-kd-no-phi`` and ``ssd-kd-no-priority``: the 10% run
   without the modulating function (gamma = kappa = 0) and without priority
-  sampling (uniform draws, unit weights); ``ssd-kd-w-batch-mean``: the
-  10% run with the importance weights normalised by the drawn batch's mean
-  instead of PER's buffer maximum (``buffer.weight_norm='batch_mean'``).
+  sampling (uniform draws, unit weights);
+- the ablation (``ABLATION``): the importance weights' normalisation
+  (``ssd-kd-w-max``: PER's buffer maximum, ``-w-batch-mean``: the drawn
+  batch's mean, ``-w-none``: unnormalised, in the priority only), 10x the
+  generator's updates (``ssd-kd-x10-updates``: as many rounds of the same
+  batch, the budget spread over them; ``-x10-updates-small``: 10x smaller
+  rounds, about the budget generated), and a buffer of the budget refilled
+  from 10x the images (``-x10-fifo``, ``-x10-lowest``: FIFO or
+  lowest-priority eviction).
 
 For each row: the metric of the exported student (``tools/test.py``), the
-number of synthetic images, the synthesis seconds (the distiller's own
+images the generator made, the images kept (entered in the buffer), the
+buffer's capacity, the generator updates (rounds x inner steps), the
+synthesis seconds (the distiller's own
 counter, kept in the checkpoint), the seconds of every training iteration
 summed (synthesis + distillation + the loop; validation and start-up
 excluded), the wall time of ``tools/train.py`` and, for the data-free
@@ -73,7 +82,6 @@ TEACHERS = {
 }
 NO_PHI = ['model.synthesis.task.gamma=0.0', 'model.synthesis.task.kappa=0.0']
 NO_PRIORITY = ['model.buffer.sampling=uniform']
-W_MEAN = ['model.buffer.weight_norm=batch_mean']
 # row -> (config, kind, config overrides); kind: 'plain' (trained alone),
 # 'distill' (a kdtools Distiller on real data) or 'datafree'
 ROWS = {
@@ -97,12 +105,57 @@ ROWS = {
                  'datafree', []),
     },
 }
+# The ablation of SSD-KD's reading (rows 'ssd-kd-w-*' and 'ssd-kd-x10-*'):
+# each pins every setting it compares, so that it does not move with the
+# shipped config's defaults. BASE is the reading with R0 = ceil(S0 / B0)
+# rounds of B0 images, all S0 of them kept in a static buffer (S0, B0 the
+# SSD-KD config's budget and synthesis batch); 'x10' rows give the
+# generator 10 R0 rounds, with the weights over the batch mean.
+ABLATION = {
+    # weight normalisation, everything else as BASE
+    'ssd-kd-w-max': dict(weight_norm='max'),
+    'ssd-kd-w-batch-mean': dict(weight_norm='batch_mean'),
+    'ssd-kd-w-none': dict(weight_norm='none'),
+    # 10x generator updates: rounds of B0 images, S0 of them kept
+    'ssd-kd-x10-updates': dict(rounds=10),
+    # 10x generator updates with 10x smaller rounds: ~S0 images generated
+    'ssd-kd-x10-updates-small': dict(rounds=10, small_batch=True),
+    # 10x updates, every image kept in turn (10 S0 generated) in a buffer
+    # of S0: FIFO eviction, or the lowest priority first
+    'ssd-kd-x10-fifo': dict(rounds=10, budget=10, evict='fifo'),
+    'ssd-kd-x10-lowest': dict(rounds=10, budget=10,
+                              evict='lowest_priority'),
+}
+
+
+def ablation_options(task, row):
+    """The config overrides of an ablation row (see ``ABLATION``)."""
+    spec = ABLATION[row]
+    budget = int(config_value(SSD[task], 'model.budget'))
+    batch = int(config_value(SSD[task], 'model.synthesis.batch_size'))
+    r0 = -(-budget // batch)
+    rounds = spec.get('rounds', 1) * r0
+    norm = spec.get('weight_norm', 'batch_mean' if 'rounds' in spec
+                    else None)
+    opts = [f'model.buffer.weight_norm={norm}',
+            'model.buffer.sampling=priority',
+            f'model.buffer.evict={spec.get("evict", "fifo")}',
+            f'model.budget={spec.get("budget", 1) * budget}',
+            f'model.buffer_size={budget}',
+            'model.synthesis.rounds=' + (str(rounds) if 'rounds' in spec
+                                         else 'None'),
+            'model.synthesis.batch_size=' + str(
+                -(-budget // rounds) if spec.get('small_batch') else batch)]
+    return opts
+
+
 for _task, _rows in ROWS.items():
     _rows['ssd-kd'] = (SSD[_task], 'datafree', [])
     _rows['ssd-kd-same'] = (SSD[_task], 'datafree', None)  # Fast's budget
     _rows['ssd-kd-no-phi'] = (SSD[_task], 'datafree', NO_PHI)
     _rows['ssd-kd-no-priority'] = (SSD[_task], 'datafree', NO_PRIORITY)
-    _rows['ssd-kd-w-batch-mean'] = (SSD[_task], 'datafree', W_MEAN)
+    for _row in ABLATION:
+        _rows[_row] = (SSD[_task], 'datafree', ablation_options)
 METRIC = {'cls': 'accuracy/top1', 'seg': 'mIoU'}
 
 
@@ -125,6 +178,8 @@ def row_options(task, row):
     """The config overrides of a row (SSD-KD at Fast's budget reads the
     budget from Fast's config)."""
     config, _, opts = ROWS[task][row]
+    if callable(opts):
+        return config, opts(task, row)
     if opts is None:
         fast_budget = config_value(ROWS[task]['fast'][0], 'model.budget')
         opts = [f'model.budget={fast_budget}']
@@ -151,23 +206,47 @@ def read_scalars(run_dir, metric):
     return times, curve
 
 
-def datafree_counters(checkpoint):
-    """Synthetic images made and the distiller's synthesis / distillation
-    seconds, from a data-free run's checkpoint."""
+def option_value(config, opts, key):
+    """A dotted key as a run sees it: its ``--cfg-options`` override
+    (``key=value``) where it has one, else the config's value."""
+    for opt in opts:
+        k, v = opt.split('=', 1)
+        if k == key:
+            return None if v == 'None' else v
+    try:
+        return config_value(config, key)
+    except KeyError:
+        return None
+
+
+def datafree_counters(checkpoint, config=None, opts=()):
+    """From a data-free run's checkpoint (and its config and overrides):
+    the images kept (inserted in the buffer), the images the generator
+    made (rounds x synthesis batch), the buffer's capacity, the generator
+    updates (rounds x inner steps) and the distiller's synthesis /
+    distillation seconds."""
     import torch
     state = torch.load(checkpoint, map_location='cpu',
                        weights_only=False)['state_dict']
-    return dict(synthesised=int(state['synthesised']),
-                synthesis_s=float(state['synthesis_time']),
-                distill_s=float(state['distill_time']))
+    out = dict(synthesised=int(state['synthesised']),
+               synthesis_s=float(state['synthesis_time']),
+               distill_s=float(state['distill_time']),
+               rounds=int(state['rounds_done']),
+               buffer_size=int(state['buffer.images'].shape[0]))
+    if config is not None:
+        batch = option_value(config, opts, 'model.synthesis.batch_size')
+        steps = option_value(config, opts, 'model.synthesis.inner_steps')
+        out.update(generated=out['rounds'] * int(batch),
+                   updates=out['rounds'] * int(steps))
+    return out
 
 
 def final_weight_scale(task, row, run_dir):
     """The expected importance weight of a drawn buffer item at the end of
     a data-free run, ``sum_x P(x) w(x)`` with its last priorities and beta
     (the factor by which the weights scale the student's loss against
-    unit weights: 1 for uniform sampling and for ``weight_norm=
-    'batch_mean'``), and the ratio of the largest to the smallest P."""
+    unit weights: 1 for uniform sampling and for ``weight_norm`` 'batch_mean'
+    or 'none'), and the ratio of the largest to the smallest P."""
     import torch
 
     from kdtools.models.datafree import PriorityReplayBuffer  # noqa: F401
@@ -190,7 +269,8 @@ def final_weight_scale(task, row, run_dir):
     buffer.size.fill_(n)
     probs = buffer.probabilities()
     w = buffer.weights(probs, float(state['beta']))  # PER's w / max w
-    mean_w = 1.0 if buffer.weight_norm == 'batch_mean' else float(
+    # 1 where the weights average 1 over a batch or stay out of the loss
+    mean_w = 1.0 if buffer.weight_norm in ('batch_mean', 'none') else float(
         (probs * w).sum())
     return dict(mean_w=mean_w, p_ratio=float(probs.max() / probs.min()))
 
@@ -221,7 +301,7 @@ def run_one(task, row, seed, work_dir, tckpt, val_points):
     record = dict(row=row, seed=seed, config=config, options=opts,
                   wall_s=None if resume else wall)
     if kind == 'datafree':
-        record.update(datafree_counters(last))
+        record.update(datafree_counters(last, config, opts))
     plain = osp.join(run_dir, 'student_exported.pth')
     if kind != 'plain':
         sh(['tools/model_converters/export_student.py', config, last, plain,
@@ -277,7 +357,14 @@ def claims(task, records, seeds, rows):
     paired = paired_difference(ssd, fast)
     n_f = records[('fast', seeds[0])].get('synthesised')
     n_s = records[('ssd-kd', seeds[0])].get('synthesised')
-    print(f'\nclaim 1: SSD-KD with {n_s} synthetic images (Fast: {n_f}) is '
+    g_f = records[('fast', seeds[0])].get('generated', n_f)
+    g_s = records[('ssd-kd', seeds[0])].get('generated', n_s)
+    walls = [records[('ssd-kd', s)].get('wall_s') for s in seeds]
+    f_walls = [records[('fast', s)].get('wall_s') for s in seeds]
+    wall_ratio = None if None in walls + f_walls else \
+        statistics.mean(walls) / statistics.mean(f_walls)
+    print(f'\nclaim 1: SSD-KD with {n_s} synthetic images (Fast: {n_f}), '
+          f'{g_s} generated (Fast: {g_f}), is '
           f'within the seeds\' spread of Fast or better: {s_mean:.2f} vs '
           f'{f_mean:.2f} ± {f_std:.2f}: '
           f'{"holds" if holds else "does not hold"}; SSD-KD - Fast, same '
@@ -294,8 +381,12 @@ def claims(task, records, seeds, rows):
               + ('never (not by its end)' if reach is None else
                  f'{reach:.0f} s of training, {ratio:.2f}x Fast\'s '
                  f'{fast_s:.0f} s'))
+    if wall_ratio is not None:
+        print(f'wall time: SSD-KD {statistics.mean(walls):.0f} s, Fast '
+              f'{statistics.mean(f_walls):.0f} s (mean over the seeds): '
+              f'{wall_ratio:.2f}x')
     out = dict(claim1=dict(ssd=ssd, fast=fast, holds=holds, paired=paired),
-               claim2_ratios=ratios)
+               claim2_ratios=ratios, wall_ratio=wall_ratio)
     return out
 
 
@@ -349,12 +440,13 @@ def main(argv=None):
           f'{", ".join(map(str, args.seeds))} (mean ± std), '
           f'{args.jobs} run(s) at a time; {(time.time() - start) / 60:.1f} '
           'min')
-    header = (f'{"row":20s} {metric:>14s} {"per seed":>20s} {"images":>7s} '
-              f'{"synthesis s":>13s} {"train s":>13s} {"wall s":>13s} '
-              f'{"mean w":>13s}')
+    header = (f'{"row":26s} {metric:>14s} {"per seed":>20s} '
+              f'{"generated":>9s} {"kept":>6s} {"buffer":>6s} '
+              f'{"updates":>7s} {"synthesis s":>13s} {"train s":>13s} '
+              f'{"wall s":>13s} {"mean w":>13s}')
     print(header)
     print('-' * len(header))
-    print(f'{"teacher":20s} {t_metric:14.2f}')
+    print(f'{"teacher":26s} {t_metric:14.2f}')
     summary = dict(task=args.task, metric=metric, teacher=t_metric,
                    seeds=args.seeds, jobs=args.jobs, rows={})
     for r in rows:
@@ -366,14 +458,22 @@ def main(argv=None):
             for s in args.seeds] if images is not None else []
         mean_w = fmt([x['mean_w'] for x in scales], 3) if scales else ''
         per_seed = ', '.join(f'{v:.2f}' for v in values)
-        print(f'{r:20s} {fmt(values, 2):>14s} {per_seed:>20s} '
-              f'{images if images is not None else "real":>7} '
+        counts = [recs[0].get(k, '') for k in ('generated', 'buffer_size',
+                                               'updates')]
+        print(f'{r:26s} {fmt(values, 2):>14s} {per_seed:>20s} '
+              f'{counts[0] if images is not None else "real":>9} '
+              f'{images if images is not None else "":>6} '
+              f'{counts[1] if images is not None else "":>6} '
+              f'{counts[2] if images is not None else "":>7} '
               f'{fmt([rec.get("synthesis_s") for rec in recs], 0):>13s} '
               f'{fmt([rec["train_iter_s"] for rec in recs], 0):>13s} '
               f'{fmt([rec["wall_s"] for rec in recs], 0):>13s} '
               f'{mean_w:>13s}')
         summary['rows'][r] = dict(
             values=values, images=images, weight_scale=scales,
+            generated=recs[0].get('generated'),
+            buffer_size=recs[0].get('buffer_size'),
+            updates=recs[0].get('updates'),
             synthesis_s=[rec.get('synthesis_s') for rec in recs],
             train_iter_s=[rec['train_iter_s'] for rec in recs],
             wall_s=[rec['wall_s'] for rec in recs])

@@ -21,7 +21,8 @@ from .synthesis import (eval_mode, logits_of, normalizer, normalizes,
                         synthesis_round)
 
 SYNTHESIS_DEFAULTS = dict(
-    batch_size=256, inner_steps=2, lr_g=5e-3, lr_z=0.015, meta=True,
+    batch_size=256, rounds=None, inner_steps=2, lr_g=5e-3, lr_z=0.015,
+    meta=True, tv_weight=0.0, l2_weight=0.0,
     bn_weight=10.0, bn_momentum=0.9, warmup_ratio=0.2, span=0.8,
     task=dict(type='ModulatedTaskLoss', gamma=2.0, kappa=1.0,
               loss_weight=0.5), phi_scope='batch',
@@ -180,7 +181,16 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
         if b_syn < 1 or int(self.syn['inner_steps']) < 1:
             raise ConfigError('model.synthesis: batch_size and inner_steps '
                               'must be >= 1')
-        if int(budget) < b_syn:
+        rounds = self.syn['rounds']
+        if rounds is not None and (int(rounds) < 1 or
+                                   int(rounds) * b_syn < int(budget)):
+            raise ConfigError(
+                f'model.synthesis.rounds={rounds} with batch_size={b_syn} '
+                f'makes {int(rounds) * b_syn} images, fewer than '
+                f'model.budget={budget}; expected rounds >= '
+                f'{math.ceil(int(budget) / b_syn)} (or rounds=None: '
+                'ceil(budget / batch_size))')
+        if rounds is None and int(budget) < b_syn:
             raise ConfigError(
                 f'model.budget={budget} is smaller than one synthesis batch '
                 f'(model.synthesis.batch_size={b_syn}); expected budget >= '
@@ -242,7 +252,28 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
     # the schedule
     @property
     def num_rounds(self) -> int:
+        """R: ``synthesis.rounds``, or ``ceil(budget / B)`` when unset."""
+        if self.syn['rounds'] is not None:
+            return int(self.syn['rounds'])
         return math.ceil(self.budget / int(self.syn['batch_size']))
+
+    def round_quota(self, r: int) -> int:
+        """Images of round ``r`` that enter the buffer: with
+        ``synthesis.rounds`` set, the budget spread evenly over the rounds
+        (``floor((r+1) S / R) - floor(r S / R)``, the first of the round's
+        ``B`` images); unset, the whole batch until the budget is spent."""
+        left = self.budget - int(self.synthesised)
+        if self.syn['rounds'] is None:
+            return max(0, min(int(self.syn['batch_size']), left))
+        R, S = self.num_rounds, self.budget
+        return max(0, min(left, (r + 1) * S // R - r * S // R))
+
+    @property
+    def generated(self) -> int:
+        """Images the generator has produced so far (``rounds_done x
+        B``): the budget's images and those of each round beyond its
+        quota."""
+        return int(self.rounds_done) * int(self.syn['batch_size'])
 
     @property
     def warmup_rounds(self) -> int:
@@ -320,12 +351,14 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             lr_g=self.syn['lr_g'], lr_z=self.syn['lr_z'],
             augment=self.syn_augment, bn_prior=self.bn_prior,
             bn_weight=float(self.syn['bn_weight']), task_loss=self.task_loss,
+            tv_weight=float(self.syn['tv_weight']),
+            l2_weight=float(self.syn['l2_weight']),
             adv_loss=self.adv_loss if adv else None,
             norm_t=self.norm_teacher, norm_s=self.norm_student,
             meta_wrapper=g_wrapper if self.syn['meta'] else None,
             self_label=self.task == 'seg', scope_counts=self.scope_counts())
         images = out.pop('images')
-        keep = min(images.shape[0], self.budget - int(self.synthesised))
+        keep = self.round_quota(int(self.rounds_done))
         slots = self.buffer.add(images[:keep])
         if keep and self.syn['phi_scope'] == 'buffer+batch':
             slots = slots.to(self.buffer.images.device)
@@ -336,7 +369,8 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
         seconds = time.perf_counter() - start
         self.synthesis_time.add_(seconds)
         out.update(time_synthesis=seconds, buffer_items=len(self.buffer),
-                   synthesised=int(self.synthesised))
+                   synthesised=int(self.synthesised),
+                   generated=self.generated)
         return out
 
     def scope_counts(self) -> Optional[torch.Tensor]:
@@ -369,9 +403,9 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
             t = logits_of(self.teacher, self.norm_teacher(x))
         with s_wrapper.optim_context(self.student):
             s = logits_of(self.student, self.norm_student(x))
-        weighted = self.buffer.sampling == 'priority'
         loss = self.kd_loss(pixel_rows(s), pixel_rows(t),
-                            weight=per_pixel(w, s) if weighted else None)
+                            weight=per_pixel(w, s)
+                            if self.buffer.weights_loss else None)
         s_wrapper.update_params(loss)
         kl = per_image_kl(s.detach(), t)
         self.buffer.update_priorities(

@@ -15,6 +15,7 @@ class PriorityReplayBuffer(nn.Module):
         P(x) = (|delta(x)| + eps)^alpha / sum_x' (|delta(x')| + eps)^alpha
         w(x) = (N P(x))^-beta / max_x' (N P(x'))^-beta        (so w <= 1)
              or (N P(x))^-beta / mean_{j in batch} (N P(x_j))^-beta
+             or (N P(x))^-beta                       (weight_norm='none')
         delta(x) <- w(x) * KL(f_t(x) || f_s(x))   (only the sampled x)
 
     N is the current number of items. A batch is drawn with replacement
@@ -41,8 +42,11 @@ class PriorityReplayBuffer(nn.Module):
             updates) is Fast-Datafree's memory bank (see ``MemoryBank``).
         weight_norm (str): 'max' (PER's: divided by the largest weight of
             the buffer, so every w <= 1 and the loss shrinks as P grows
-            uneven) or 'batch_mean' (self-normalised: the drawn batch's
-            weights average 1, the loss keeps its scale; our option).
+            uneven), 'batch_mean' (self-normalised: the drawn batch's
+            weights average 1, the loss keeps its scale; our option) or
+            'none' (SSD-KD's ``w = (N P)^-beta`` as written, without
+            normalisation; :attr:`weights_loss` is False: ``w`` enters the
+            priority ``delta`` only, and the student's loss is unweighted).
     """
 
     def __init__(self, capacity: int, image_shape=(3, 32, 32),
@@ -58,9 +62,9 @@ class PriorityReplayBuffer(nn.Module):
         if sampling not in ('priority', 'uniform'):
             raise ConfigError(f'buffer sampling={sampling!r}; expected '
                               'priority or uniform')
-        if weight_norm not in ('max', 'batch_mean'):
+        if weight_norm not in ('max', 'batch_mean', 'none'):
             raise ConfigError(f'buffer weight_norm={weight_norm!r}; '
-                              'expected max or batch_mean')
+                              'expected max, batch_mean or none')
         self.weight_norm = weight_norm
         if dtype not in ('uint8', 'float16', 'float32'):
             raise ConfigError(f'buffer dtype={dtype!r}; expected uint8, '
@@ -77,6 +81,12 @@ class PriorityReplayBuffer(nn.Module):
     def __len__(self) -> int:
         return int(self.size)
 
+    @property
+    def weights_loss(self) -> bool:
+        """Whether the drawn items' weights multiply the student's loss
+        (priority sampling with ``weight_norm`` 'max' or 'batch_mean')."""
+        return self.sampling == 'priority' and self.weight_norm != 'none'
+
     # ------------------------------------------------------------------
     def probabilities(self) -> Tensor:
         """P over the current items ``(N,)``."""
@@ -87,12 +97,13 @@ class PriorityReplayBuffer(nn.Module):
         return p / p.sum()
 
     def weights(self, probs: Tensor, beta: float) -> Tensor:
-        """Normalised importance weights ``(N,)`` for ``probs`` (all
-        items'), ``(N P)^-beta / max``; all ones for uniform sampling."""
+        """Importance weights ``(N,)`` for ``probs`` (all items'),
+        ``(N P)^-beta / max`` (``(N P)^-beta`` for ``weight_norm='none'``);
+        all ones for uniform sampling."""
         if self.sampling == 'uniform':
             return torch.ones_like(probs)
         w = (len(self) * probs).pow(-beta)
-        return w / w.max()
+        return w if self.weight_norm == 'none' else w / w.max()
 
     def sample(self, batch_size: int, beta: float):
         """``(indices (b,), images (b, C, H, W) in [0, 1], weights (b,))``,

@@ -72,6 +72,28 @@ def per_image_kl(preds_S: Tensor, preds_T: Tensor) -> Tensor:
     return kl.flatten(1).mean(1) if kl.dim() > 1 else kl
 
 
+def image_prior(x: Tensor, tv_weight: float, l2_weight: float) -> Tensor:
+    """DeepInversion's image priors on a model input ``x (B, C, H, W)``
+    (Yin et al., CVPR 2020; NVlabs' ``deepinversion_cifar10.py``)::
+
+        R(x) = tv_weight (||d_h x|| + ||d_w x|| + ||d_hw x|| + ||d_wh x||)
+               + l2_weight ||x||
+
+    ``d`` the differences of neighbouring pixels along the rows, the
+    columns and both diagonals, ``||.||`` the L2 norm over the whole
+    batch (not squared, not averaged), as the reference computes them."""
+    out = x.new_zeros(())
+    if tv_weight:
+        diffs = (x[..., :, :-1] - x[..., :, 1:],
+                 x[..., :-1, :] - x[..., 1:, :],
+                 x[..., 1:, :-1] - x[..., :-1, 1:],
+                 x[..., :-1, :-1] - x[..., 1:, 1:])
+        out = out + tv_weight * sum(torch.norm(d) for d in diffs)
+    if l2_weight:
+        out = out + l2_weight * torch.norm(x)
+    return out
+
+
 @contextmanager
 def frozen(module: nn.Module):
     """Parameters without gradients in the block (restored after); the
@@ -103,7 +125,8 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
                     task_loss: nn.Module, adv_loss: Optional[nn.Module],
                     norm_t: Callable, norm_s: Callable,
                     meta_wrapper=None, self_label: bool = False,
-                    scope_counts: Optional[Tensor] = None) -> dict:
+                    scope_counts: Optional[Tensor] = None,
+                    tv_weight: float = 0.0, l2_weight: float = 0.0) -> dict:
     """One round (DATAFREE.md 3 ``SynthesisRound``, Fast's
     ``FastMetaSynthesizer.synthesize``)::
 
@@ -111,6 +134,7 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
         Adam([g' @ lr_g, z @ lr_z], betas=(0.5, 0.999))
         k times: x = g'(z); t = f_t(A(x)); (s = f_s(A(x)) with adv)
                  L = bn_weight L_BN + task(t, c) + adv(s, t)
+                     (+ DeepInversion's image priors, :func:`image_prior`)
                  keep x with the lowest L; backward;
                  FOMAML: g.grad += g'.grad; inner step
         meta step on g (``meta_wrapper``) once; BN-momentum EMA step
@@ -147,13 +171,14 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
         for _ in range(inner_steps):
             x = fast(z)
             x_aug = augment(x)
+            x_t = norm_t(x_aug)
             if bn_weight:
                 bn_prior.reset()
                 with bn_prior.recording():
-                    t = logits_of(teacher, norm_t(x_aug))
+                    t = logits_of(teacher, x_t)
                 l_bn = bn_prior.loss()
             else:
-                t = logits_of(teacher, norm_t(x_aug))
+                t = logits_of(teacher, x_t)
                 l_bn = t.new_zeros(())
             t = pixel_rows(t)
             l_task = task_loss(t, t.detach().argmax(1) if self_label
@@ -161,6 +186,9 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
             l_adv = adv_loss(pixel_rows(logits_of(student, norm_s(x_aug))),
                              t) if adv_loss is not None else t.new_zeros(())
             loss = bn_weight * l_bn + l_task + l_adv
+            if tv_weight or l2_weight:
+                l_prior = image_prior(x_t, tv_weight, l2_weight)
+                loss = loss + l_prior
             cost = loss.item()
             if best is None or cost < best_cost:
                 best, best_cost = x.detach().clone(), cost
@@ -176,6 +204,8 @@ def synthesis_round(generator: nn.Module, teacher: nn.Module,
             logs = dict(syn_loss=cost, syn_loss_bn=l_bn.item(),
                         syn_loss_task=l_task.item(),
                         syn_loss_adv=l_adv.item())
+            if tv_weight or l2_weight:
+                logs['syn_loss_prior'] = l_prior.item()
     if meta:
         meta_wrapper.step()
         meta_wrapper.zero_grad()

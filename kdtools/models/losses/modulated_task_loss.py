@@ -10,17 +10,27 @@ from kdtools.registry import MODELS
 
 
 def diversity_weight(pred_labels: Tensor, num_classes: int, kappa: float,
-                     scope_counts: Optional[Tensor] = None) -> Tensor:
+                     scope_counts: Optional[Tensor] = None,
+                     norm: str = 'nbar') -> Tensor:
     """``phi_div(x_j) = (n_{yhat_j} / nbar)^kappa`` (DATAFREE.md 2.7), no
     gradient. ``n_c`` counts the teacher-argmax labels of the scope: the
     batch, plus the class histogram ``scope_counts`` of the replay buffer
     for ``phi_scope='buffer+batch'``; ``nbar = (1/|scope|) sum_k
-    n_{yhat_k} = sum_c n_c^2 / sum_c n_c``. Shapes: ``pred_labels (B,)``,
-    ``scope_counts (C,)`` -> ``(B,)``."""
+    n_{yhat_k} = sum_c n_c^2 / sum_c n_c``. ``norm='mean'`` divides
+    ``n_{yhat}^kappa`` by its own mean over the scope instead,
+    ``sum_c n_c^(1+kappa) / sum_c n_c``, so that the weights average 1 over
+    the scope for every kappa (the same as 'nbar' at kappa = 1; at kappa =
+    -1, 'nbar''s weights average the number of classes present times
+    ``nbar / |scope|``). Shapes: ``pred_labels (B,)``, ``scope_counts (C,)``
+    -> ``(B,)``."""
     counts = torch.bincount(pred_labels, minlength=num_classes).to(
         torch.float)
     if scope_counts is not None:
         counts = counts + scope_counts.to(counts)
+    if norm == 'mean':
+        present = counts[counts > 0]
+        scope_mean = (present * present.pow(kappa)).sum() / present.sum()
+        return counts[pred_labels].pow(kappa) / scope_mean
     nbar = counts.pow(2).sum() / counts.sum()
     return (counts[pred_labels] / nbar).pow(kappa)
 
@@ -53,15 +63,23 @@ class ModulatedTaskLoss(nn.Module):
     Args:
         gamma (float): difficulty exponent (focal; 2).
         kappa (float): diversity exponent (+1 for classification).
+        phi_norm (str): 'nbar' (``(n / nbar)^kappa``) or 'mean' (``n^kappa``
+            over its mean on the scope: mean weight 1 for any kappa; the
+            same as 'nbar' at kappa = 1). See :func:`diversity_weight`.
         loss_weight (float): lambda_oh.
         reduction (str): 'mean', 'sum' or 'none' (mmdet loss API).
     """
 
     def __init__(self, gamma: float = 2.0, kappa: float = 1.0,
-                 loss_weight: float = 1.0, reduction: str = 'mean') -> None:
+                 loss_weight: float = 1.0, reduction: str = 'mean',
+                 phi_norm: str = 'nbar') -> None:
         super().__init__()
         if gamma < 0:
             raise ValueError(f'gamma={gamma}; expected >= 0')
+        if phi_norm not in ('nbar', 'mean'):
+            raise ValueError(f"phi_norm={phi_norm!r}; expected 'nbar' or "
+                             "'mean'")
+        self.phi_norm = phi_norm
         self.gamma, self.kappa = float(gamma), float(kappa)
         self.loss_weight, self.reduction = loss_weight, reduction
 
@@ -75,7 +93,7 @@ class ModulatedTaskLoss(nn.Module):
         if self.kappa:
             phi = phi * diversity_weight(logits.detach().argmax(1),
                                          logits.shape[1], self.kappa,
-                                         scope_counts)
+                                         scope_counts, self.phi_norm)
         return phi
 
     def forward(self, logits: Tensor, target: Tensor,

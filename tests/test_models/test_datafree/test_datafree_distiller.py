@@ -2,10 +2,7 @@
 run and never gets gradients, the generator and student do; every
 configs/datafree config builds and runs one iteration on CPU (random
 teachers, tiny sizes); bad input is a one-line ConfigError at build."""
-import copy
-import glob
 import os.path as osp
-
 import uuid
 
 import pytest
@@ -13,48 +10,10 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.registry import MODELS, OPTIM_WRAPPERS
 
-from kdtools.models.distillers.teacher import model_cfg_from
-from kdtools.registry import OPTIM_WRAPPER_CONSTRUCTORS
 from kdtools.utils import ConfigError, load_config
-
-ROOT = osp.join(osp.dirname(__file__), '..', '..', '..')
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'datafree', '*.py')))
-TOY = osp.join(ROOT, 'configs', 'datafree',
-               'ssd-kd_resnet32-cifar_to_resnet14-cifar_toycls.py')
-TINY = dict(budget=16,
-            synthesis=dict(batch_size=4, inner_steps=2),
-            distill=dict(batch_size=4))
-
-
-def _teacher_ckpt(teacher_cfg, tmp_path, name='teacher.pth'):
-    torch.manual_seed(1)
-    model = MODELS.build(model_cfg_from(teacher_cfg, 'teacher'))
-    path = str(tmp_path / name)
-    torch.save(dict(state_dict=model.state_dict()), path)
-    return path
-
-
-def _model_cfg(cfg_path, tmp_path, **override):
-    cfg = load_config(cfg_path)
-    model = copy.deepcopy(cfg.model.to_dict())
-    model['teacher']['checkpoint'] = _teacher_ckpt(
-        model['teacher']['config'], tmp_path)
-    for key, value in {**TINY, **override}.items():
-        if isinstance(value, dict):
-            model.setdefault(key, {}).update(value)
-        else:
-            model[key] = value
-    return cfg, model
-
-
-def _build(cfg_path, tmp_path, **override):
-    cfg, model_cfg = _model_cfg(cfg_path, tmp_path, **override)
-    model = MODELS.build(model_cfg)
-    ctor = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
-        type=cfg.optim_wrapper['constructor'],
-        optim_wrapper_cfg={k: v for k, v in cfg.optim_wrapper.items()
-                           if k != 'constructor'}))
-    return model, ctor(model)
+from _helpers.datafree import DATAFREE_CONFIGS as CONFIGS
+from _helpers.datafree import TOY, build as _build, model_cfg as _model_cfg
+from _helpers.datafree import teacher_ckpt as _teacher_ckpt
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

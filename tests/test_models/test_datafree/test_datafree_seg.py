@@ -18,7 +18,7 @@ from kdtools.models.losses.adversarial_disagreement_loss import \
 from kdtools.models.losses.modulated_task_loss import ModulatedTaskLoss
 from kdtools.models.losses.weighted_kd_loss import WeightedKDLoss
 from kdtools.utils import ConfigError
-from test_datafree_distiller import ROOT, _build, _model_cfg
+from _helpers.datafree import ROOT, build as _build, model_cfg as _model_cfg
 
 SEG = osp.join(ROOT, 'configs', 'datafree',
                'ssd-kd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_toyseg.py')

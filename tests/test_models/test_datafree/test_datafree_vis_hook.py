@@ -13,7 +13,7 @@ from mmengine.visualization import Visualizer
 
 from kdtools.engine.hooks import DataFreeVisualizationHook
 from kdtools.engine.hooks.datafree_visualization_hook import image_grid
-from test_datafree_distiller import ROOT, TOY, _build
+from _helpers.datafree import ROOT, TOY, build as _build
 
 SEG = osp.join(ROOT, 'configs', 'datafree',
                'ssd-kd_pspnet-mbv2-d8_to_fcn-r18-base16-d8_toyseg.py')
