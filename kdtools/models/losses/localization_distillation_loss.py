@@ -17,13 +17,16 @@ class LocalizationDistillationLoss(nn.Module):
     for every box edge e (left, top, right, bottom), where z is the head's
     ``reg_max + 1`` logits of the discretised edge distribution (GFL). As in
     the authors' code (and mmdet's ``KnowledgeDistillationKLDivLoss``) the
-    divergence is averaged over the ``reg_max + 1`` bins.
+    divergence is averaged over the ``reg_max + 1`` bins
+    (``class_reduction='sum'`` sums them instead: CrossKD's GFL regression
+    term, ``T=1``, weight 4).
 
     Shapes: ``preds_S``, ``preds_T``: ``(N, reg_max + 1)`` edge logits (one
     row per edge); ``weight``: ``(N, )``.
 
     Args:
         temperature (float): T (paper: 10).
+        class_reduction (str): ``'mean'`` (LD) or ``'sum'`` over the bins.
         reduction (str): 'mean', 'sum' or 'none'.
         loss_weight (float): multiplies the loss (paper: 0.25).
     """
@@ -31,10 +34,15 @@ class LocalizationDistillationLoss(nn.Module):
     requires_same_shape = True
 
     def __init__(self, temperature: float = 10.0, reduction: str = 'mean',
-                 loss_weight: float = 0.25) -> None:
+                 loss_weight: float = 0.25,
+                 class_reduction: str = 'mean') -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'temperature={temperature}; expected > 0')
+        if class_reduction not in ('mean', 'sum'):
+            raise ValueError(f'class_reduction={class_reduction!r}; '
+                             'expected "mean" or "sum"')
+        self.class_reduction = class_reduction
         self.temperature = temperature
         self.reduction = reduction
         self.loss_weight = loss_weight
@@ -48,9 +56,9 @@ class LocalizationDistillationLoss(nn.Module):
                 f'student edge logits {tuple(preds_S.shape)} and teacher '
                 f'edge logits {tuple(preds_T.shape)} differ: reg_max must '
                 'match')
-        # averaged over the reg_max + 1 bins
-        loss = tempered_kl(preds_S, preds_T, self.temperature) / \
-            preds_S.shape[-1]
+        loss = tempered_kl(preds_S, preds_T, self.temperature)
+        if self.class_reduction == 'mean':  # over the reg_max + 1 bins
+            loss = loss / preds_S.shape[-1]
         return self.loss_weight * weight_reduce_loss(
             loss, weight=weight, reduction=reduction_override or
             self.reduction, avg_factor=avg_factor)

@@ -24,3 +24,18 @@ def test_ld_loss_equals_mmdet_kd_kl_div_loss():
                                0.25 * 100 * by_hand)
     with pytest.raises(ValueError, match='reg_max must match'):
         ours(s, t[:, :9])
+
+
+def test_class_reduction_sum_is_crosskd_gfl_term():
+    """class_reduction='sum' (CrossKD's GFL regression term: T=1, weight
+    4): the bins' KL summed, not averaged; anything else is refused."""
+    torch.manual_seed(1)
+    s, t = torch.randn(8, 17), torch.randn(8, 17)
+    p_t = torch.softmax(t, -1)
+    by_hand = (p_t * (p_t.log() - torch.log_softmax(s, -1))).sum(-1)
+    ours = LocalizationDistillationLoss(temperature=1, loss_weight=4.0,
+                                        class_reduction='sum')
+    torch.testing.assert_close(ours(s, t, reduction_override='none'),
+                               4.0 * by_hand)
+    with pytest.raises(ValueError, match="class_reduction='max'"):
+        LocalizationDistillationLoss(class_reduction='max')
