@@ -6,7 +6,8 @@ from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
 from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, cat_levels,
                                   levels_to_flat, reduced_avg_factor,
-                                  refuse_decoded_boxes, soft_cls_kd)
+                                  refuse_class_mismatch, refuse_decoded_boxes,
+                                  soft_cls_kd)
 
 
 @MODELS.register_module()
@@ -67,8 +68,10 @@ class AnchorHeadDistiller(BaseHeadDistiller):
                     f'(AnchorHead family); the {side} head is '
                     f'{type(head).__name__}')
             refuse_decoded_boxes(head, f'{side} head', owner)
+        refuse_class_mismatch(
+            owner, teacher_name, s_head.num_classes, t_head.num_classes,
+            ['loss_cls_kd' if self.loss_cls_kd is not None else None])
         diff = HeadMismatch(owner, teacher_name)
-        diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
         diff.compare('use_sigmoid_cls', s_head.use_sigmoid_cls,
                      t_head.use_sigmoid_cls)
         diff.compare_priors(s_head.prior_generator, t_head.prior_generator,

@@ -170,6 +170,20 @@ class BaseHeadDistiller(nn.Module):
         raise NotImplementedError
 
 
+def refuse_class_mismatch(owner: str, teacher_name: str, student: int,
+                          teacher: int, terms) -> None:
+    """Box-only terms accept a teacher with another number of classes (as
+    mmdet's LD does); the terms in ``terms`` (the configured ones that
+    compare class scores) refuse it, naming both counts."""
+    terms = [t for t in terms if t]
+    if terms and student != teacher:
+        raise ConfigError(
+            f'{owner}: {", ".join(terms)} compares class scores but the '
+            f'student head has {student} classes and teachers.'
+            f'{teacher_name}\'s {teacher}; drop {", ".join(terms)} (box '
+            f'terms accept it) or use a teacher with {student} classes')
+
+
 def refuse_decoded_boxes(head: nn.Module, what: str, owner: str) -> None:
     """Bounded regression compares encoded deltas: refuse a head that
     regresses decoded boxes."""

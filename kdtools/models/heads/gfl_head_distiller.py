@@ -9,7 +9,8 @@ from kdtools.registry import MODELS
 from kdtools.utils.errors import ConfigError
 from .base_head_distiller import (BaseHeadDistiller, HeadMismatch, build_loss,
                                   cat_levels, levels_to_flat,
-                                  reduced_avg_factor, soft_cls_kd)
+                                  reduced_avg_factor, refuse_class_mismatch,
+                                  soft_cls_kd)
 from .vlr import VLR_IOU_MODES, select_vlr
 
 
@@ -50,8 +51,10 @@ class GFLHeadDistiller(BaseHeadDistiller):
     ``(B, A * 4 * (reg_max + 1), H_l, W_l)``; targets from ``get_targets``:
     ``(B, A * H_l * W_l, ...)``.
 
-    The teacher's head must produce the same priors (strides, anchors),
-    classes and ``reg_max``; otherwise the distiller refuses to build.
+    The teacher's head must produce the same priors (strides, anchors) and
+    ``reg_max``; otherwise the distiller refuses to build. Its number of
+    classes may differ (as with mmdet's LD) unless ``loss_cls_kd`` is on,
+    which compares class scores and refuses it, naming both counts.
     """
 
     def __init__(self,
@@ -127,9 +130,11 @@ class GFLHeadDistiller(BaseHeadDistiller):
                     f'{owner}: {type(self).__name__} needs GFL-family heads '
                     f'(edge distributions, reg_max); the {side} head is '
                     f'{type(head).__name__}')
+        refuse_class_mismatch(
+            owner, teacher_name, s_head.num_classes, t_head.num_classes,
+            ['loss_cls_kd' if self.loss_cls_kd is not None else None])
         diff = HeadMismatch(owner, teacher_name)
         diff.compare('reg_max', s_head.reg_max, t_head.reg_max)
-        diff.compare('num_classes', s_head.num_classes, t_head.num_classes)
         diff.compare_priors(s_head.prior_generator, t_head.prior_generator)
         diff.raise_if_any()
         if self.loss_vlr_ld is not None and self.pos_iou_thr == 'atss':
