@@ -25,6 +25,10 @@ TOY = {
                    'toydet.py',
     'chen17-two-stage': 'det/chen17/chen17_faster-rcnn-mbv2_to_faster-rcnn-'
                         'r18-base16_12e_toydet.py',
+    'crosskd': 'det/crosskd/crosskd_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py',
+    'pkd': 'det/pkd/pkd_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py',
+    'crosskd-pkd': 'det/crosskd/crosskd-pkd_gfl-mbv2_to_gfl-r18-base16_12e_'
+                   'toydet.py',
 }
 EXPECTED = {
     'ld': ['ld.loss_ld'],
@@ -36,6 +40,10 @@ EXPECTED = {
     'chen17-two-stage': ['loss_hint_p3', 'rpn.loss_cls_kd',
                          'rpn.loss_bbox_kd', 'rcnn.loss_cls_kd',
                          'rcnn.loss_bbox_kd'],
+    'crosskd': ['crosskd.loss_cls_kd', 'crosskd.loss_reg_kd'],
+    'pkd': ['loss_pkd_p3', 'loss_pkd_p4', 'loss_pkd_p5'],
+    'crosskd-pkd': ['crosskd.loss_cls_kd', 'crosskd.loss_reg_kd',
+                    'loss_pkd_p3'],
 }
 
 
