@@ -149,3 +149,19 @@ def test_benchmark_counts_the_critic_step(toy_data, teacher_ckpt, tmp_path):
     import json
     figures = json.loads(out.read_text())
     assert figures['median_s']['c_distill_step'] > 0
+
+
+def test_teacher_timer_counts_layers_nested_at_any_depth():
+    """CrossKD's cross-head forward calls teacher layers three levels down
+    (``bbox_head.cls_convs.1``) outside ``_record_teachers``: counted as
+    teacher work (hooks at two levels missed them)."""
+    bench = _benchmark_module()
+    ticks = iter(range(1000))
+    model = _FakeDistiller()
+    deep = nn.Sequential(nn.Sequential(nn.Sequential(nn.Linear(2, 2))))
+    model.teacher_models['t'] = deep
+    timer = bench.TeacherTimer(model, clock=lambda: float(next(ticks)))
+    with timer:
+        deep[0][0][0](torch.zeros(1, 2))  # 'bbox_head.cls_convs.1'-like
+        assert timer.take() == (0., 1.0)
+    assert not deep[0][0][0]._forward_hooks

@@ -83,6 +83,12 @@ METHODS = {
                       'toydet.py', True),
         'mmdet-ld': (DET + 'ld/mmdet-ld_gfl-mbv2_to_gfl-r18-base16_12e_'
                      'toydet.py', False),
+        'crosskd': (DET + 'crosskd/crosskd_gfl-mbv2_to_gfl-r18-base16_12e_'
+                    'toydet.py', True),
+        'pkd': (DET + 'pkd/pkd_fpn_gfl-mbv2_to_gfl-r18-base16_12e_toydet.py',
+                True),
+        'crosskd-pkd': (DET + 'crosskd/crosskd-pkd_gfl-mbv2_to_gfl-r18-'
+                        'base16_12e_toydet.py', True),
     },
     'det-two-stage': {
         'student': (DET + 'faster-rcnn_r18-base16_fpn_12e_toydet.py', False),

@@ -12,9 +12,11 @@ the RSS at the start of the phase):
   the teacher's checkpoint or random weights), run as far as the method
   reads them (backbone, neck, the dense head for LD), plus the teacher
   computations the head distillers run on the student's outputs (two-stage
-  Chen: the teacher's RoI head on the student's RoIs), timed inside the
-  distillation step since they need it; a teacher's own preprocessing only
-  where it differs from the student's;
+  Chen: the teacher's RoI head on the student's RoIs; CrossKD: the
+  cross-head forward, the student's tower features through the teacher's
+  remaining tower convs and predictors), timed inside the distillation
+  step since they need it; a teacher's own preprocessing only where it
+  differs from the student's;
 - ``b_distiller_teachers`` (reported, not in the ratio): what the
   Distiller runs for its teachers in a step, ``_record_teachers`` (with the
   ``teacher_inputs`` its data preprocessor gives) plus those head-distiller
@@ -122,9 +124,11 @@ class TeacherTimer:
     """Within the ``with`` body, the wall time a Distiller spends on its
     teachers per step: in ``_record_teachers`` (``record_s``) and in calls
     of teacher modules outside it (``calls_s``: the head distillers'
-    teacher computations, e.g. the RoI head on the student's RoIs), summed
-    over the outermost teacher-module calls (hooks on the modules at most
-    two levels deep). ``take()`` returns both and starts afresh."""
+    teacher computations, e.g. the RoI head on the student's RoIs, or
+    CrossKD's cross-head forward through ``bbox_head.cls_convs.1``),
+    summed over the outermost teacher-module calls (hooks on every teacher
+    module: a head distiller may call a layer nested at any depth).
+    ``take()`` returns both and starts afresh."""
 
     def __init__(self, model, sync=lambda: None, clock=None):
         self.model = model
@@ -150,12 +154,11 @@ class TeacherTimer:
 
         self.model._record_teachers = record_teachers
         for teacher in self.model.teacher_models.values():
-            for name, module in teacher.named_modules():
-                if name.count('.') <= 1:
-                    self._handles.append(
-                        module.register_forward_pre_hook(self._enter))
-                    self._handles.append(
-                        module.register_forward_hook(self._leave))
+            for module in teacher.modules():
+                self._handles.append(
+                    module.register_forward_pre_hook(self._enter))
+                self._handles.append(
+                    module.register_forward_hook(self._leave))
         return self
 
     def _enter(self, module, args):
