@@ -4,13 +4,15 @@
 # `python tools/train.py configs/cls/resnet32-cifar_10e_toycls.py`, or
 # tools/misc/make_teachers.py) on images inverted from it; no training
 # image is read, only the val split (to evaluate the student). Sized for
-# 2 CPU cores in minutes: 320 synthetic images (5 rounds of 64, a tenth of
-# the Fast-Datafree baseline's 3200) in a replay buffer of 320, 400
-# iterations (about 3 minutes on one core: a round of 64 images with k=2
-# takes ~3 s, a distillation step ~0.4 s). The Fast-Datafree and
-# DeepInversion baselines beside it change only the parts (fast2_*,
-# deepinv_*); tools/analysis_tools/bench_datafree.py --task cls compares
-# them.
+# 2 CPU cores in minutes: 320 synthetic images kept (a tenth of the
+# Fast-Datafree baseline's 3,200) in a replay buffer of 320, made by 50
+# rounds of 7 (the generator gets Fast's 50 meta-updates, 350 images made,
+# each round's first 6-7 kept), 400 iterations. The importance weights
+# are normalised over the drawn batch (weight_norm='batch_mean'). Both
+# choices come from the ablation of tools/analysis_tools/bench_datafree.py
+# --task cls (docs/en/methods/datafree.md, "SSD-KD's reading"). The
+# Fast-Datafree and DeepInversion baselines beside it (fast2_*, deepinv_*)
+# set their own parts.
 _base_ = ['../cls/resnet14-cifar_10e_toycls.py']
 
 teacher_config = '{{ fileDirname }}/../cls/resnet32-cifar_10e_toycls.py'
@@ -25,9 +27,10 @@ model = dict(
     budget=320,          # synthetic images in all (S_total)
     buffer_size=None,    # N_max; None: the budget
     buffer=dict(type='PriorityReplayBuffer', alpha=0.6, eps=1e-6,
-                evict='fifo', dtype='uint8'),
+                evict='fifo', dtype='uint8', weight_norm='batch_mean'),
     synthesis=dict(
-        batch_size=64, inner_steps=2, lr_g=5e-3, lr_z=0.015, meta=True,
+        batch_size=7, rounds=50,  # images made per round, rounds
+        inner_steps=2, lr_g=5e-3, lr_z=0.015, meta=True,
         bn_weight=10.0, bn_momentum=0.9, warmup_ratio=0.2, span=0.8,
         # phi = sg[(n_yhat / nbar)^kappa] * (1 - p_t(c))^gamma
         task=dict(type='ModulatedTaskLoss', gamma=2.0, kappa=1.0,

@@ -35,7 +35,8 @@ def teacher_ckpt(teacher_cfg, tmp_path, name='teacher.pth'):
 
 def model_cfg(cfg_path, tmp_path, **override):
     """The config and its ``model`` dict at ``TINY`` sizes, ``override``
-    merged one level deep."""
+    merged one level deep; ``ceil(budget / batch)`` synthesis rounds
+    unless ``override`` sets ``synthesis.rounds``."""
     cfg = load_config(cfg_path)
     model = copy.deepcopy(cfg.model.to_dict())
     model['teacher']['checkpoint'] = teacher_ckpt(
@@ -45,6 +46,10 @@ def model_cfg(cfg_path, tmp_path, **override):
             model[key].update(value)
         else:
             model[key] = value
+    # tiny budgets: ceil(budget / batch) rounds unless the test sets them
+    model['synthesis'].setdefault('rounds', None)
+    if 'rounds' not in override.get('synthesis', {}):
+        model['synthesis']['rounds'] = None
     return cfg, model
 
 

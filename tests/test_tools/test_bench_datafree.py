@@ -25,14 +25,18 @@ def test_rows_are_shipped_configs_with_their_overrides():
         fast = bench_datafree.config_value(rows['fast'][0], 'model.budget')
         ssd = bench_datafree.config_value(rows['ssd-kd'][0], 'model.budget')
         assert fast == 10 * ssd
-        assert bench_datafree.row_options(task, 'ssd-kd-same')[1] == [
-            f'model.budget={fast}']
+        same = bench_datafree.row_options(task, 'ssd-kd-same')[1]
+        assert same[0] == f'model.budget={fast}'
+        rounds = bench_datafree.option_value(rows['ssd-kd'][0], [],
+                                             'model.synthesis.rounds')
+        # with the rounds set, batches that make Fast's budget in them
+        assert same[1:] == ([] if rounds is None else [
+            f'model.synthesis.batch_size={-(-fast // rounds)}'])
         assert 'model.buffer.sampling=uniform' in bench_datafree.row_options(
             task, 'ssd-kd-no-priority')[1]
         # the ablation pins every setting it compares: R0 = ceil(S0 / B0)
-        budget = ssd
-        batch = bench_datafree.config_value(rows['ssd-kd'][0],
-                                            'model.synthesis.batch_size')
+        budget, batch = (bench_datafree.ABLATION_BASE[task][k]
+                         for k in ('budget', 'batch'))
         r0 = -(-budget // batch)
         opts = dict(o.split('=', 1) for o in bench_datafree.row_options(
             task, 'ssd-kd-w-max')[1])
@@ -89,12 +93,12 @@ def test_final_weight_scale(tmp_path):
     p = (pr[:4] + 1e-6) ** 0.6
     probs = p / p.sum()
     w = (4 * probs) ** -1.0
-    got = bench_datafree.final_weight_scale('cls', 'ssd-kd', str(run))
+    got = bench_datafree.final_weight_scale('cls', 'ssd-kd-w-max', str(run))
     assert got['mean_w'] == pytest.approx(float((probs * w / w.max()).sum()),
                                           rel=1e-6)
     assert got['p_ratio'] == pytest.approx(float(probs.max() / probs.min()),
                                            rel=1e-6)
-    for row in ('ssd-kd-no-priority', 'fast', 'ssd-kd-w-batch-mean',
+    for row in ('ssd-kd', 'ssd-kd-no-priority', 'fast', 'ssd-kd-w-batch-mean',
                 'ssd-kd-w-none', 'ssd-kd-x10-fifo'):
         assert bench_datafree.final_weight_scale('cls', row, str(run))[
             'mean_w'] == 1.0

@@ -107,10 +107,13 @@ ROWS = {
 }
 # The ablation of SSD-KD's reading (rows 'ssd-kd-w-*' and 'ssd-kd-x10-*'):
 # each pins every setting it compares, so that it does not move with the
-# shipped config's defaults. BASE is the reading with R0 = ceil(S0 / B0)
-# rounds of B0 images, all S0 of them kept in a static buffer (S0, B0 the
-# SSD-KD config's budget and synthesis batch); 'x10' rows give the
-# generator 10 R0 rounds, with the weights over the batch mean.
+# shipped config's defaults. The base is R0 = ceil(S0 / B0) rounds of B0
+# images, all S0 of them kept in a static buffer (ABLATION_BASE: the
+# budget and synthesis batch of the embedded configs before the ablation
+# chose the shipped defaults); 'x10' rows give the generator 10 R0 rounds,
+# with the weights over the batch mean.
+ABLATION_BASE = {'cls': dict(budget=320, batch=64),
+                 'seg': dict(budget=80, batch=16)}
 ABLATION = {
     # weight normalisation, everything else as BASE
     'ssd-kd-w-max': dict(weight_norm='max'),
@@ -125,14 +128,17 @@ ABLATION = {
     'ssd-kd-x10-fifo': dict(rounds=10, budget=10, evict='fifo'),
     'ssd-kd-x10-lowest': dict(rounds=10, budget=10,
                               evict='lowest_priority'),
+    # the small rounds with 5/8 of the distillation steps (and the cosine
+    # schedule ending with them)
+    'ssd-kd-x10-updates-small-short': dict(rounds=10, small_batch=True,
+                                           steps=5 / 8),
 }
 
 
 def ablation_options(task, row):
     """The config overrides of an ablation row (see ``ABLATION``)."""
     spec = ABLATION[row]
-    budget = int(config_value(SSD[task], 'model.budget'))
-    batch = int(config_value(SSD[task], 'model.synthesis.batch_size'))
+    budget, batch = (ABLATION_BASE[task][k] for k in ('budget', 'batch'))
     r0 = -(-budget // batch)
     rounds = spec.get('rounds', 1) * r0
     norm = spec.get('weight_norm', 'batch_mean' if 'rounds' in spec
@@ -146,6 +152,11 @@ def ablation_options(task, row):
                                          else 'None'),
             'model.synthesis.batch_size=' + str(
                 -(-budget // rounds) if spec.get('small_batch') else batch)]
+    if 'steps' in spec:
+        iters = round(spec['steps'] * int(config_value(
+            SSD[task], 'train_cfg.max_iters')))
+        opts += [f'train_cfg.max_iters={iters}',
+                 f'param_scheduler.student.0.end={iters}']
     return opts
 
 
@@ -183,6 +194,10 @@ def row_options(task, row):
     if opts is None:
         fast_budget = config_value(ROWS[task]['fast'][0], 'model.budget')
         opts = [f'model.budget={fast_budget}']
+        rounds = option_value(config, [], 'model.synthesis.rounds')
+        if rounds is not None:  # as many rounds, batches that make it
+            opts.append('model.synthesis.batch_size='
+                        f'{-(-int(fast_budget) // int(rounds))}')
     return config, list(opts)
 
 
@@ -292,7 +307,7 @@ def run_one(task, row, seed, work_dir, tckpt, val_points):
     if kind != 'plain':
         extra.append(f'model.teacher.checkpoint={tckpt}')
     if kind == 'datafree':
-        max_iters = int(config_value(config, 'train_cfg.max_iters'))
+        max_iters = int(option_value(config, opts, 'train_cfg.max_iters'))
         extra.append('train_cfg.val_interval='
                      f'{max(1, max_iters // val_points)}')
     # a cut-off run resumes; its wall time is then unknown

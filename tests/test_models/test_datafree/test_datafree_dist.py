@@ -61,7 +61,7 @@ def test_two_ranks_different_samples(toy_data, tmp_path):
     body = f"""
 model = dict(teacher=dict(checkpoint={ckpt!r}), budget=8,
              generator=dict(nz=16, ngf=8),
-             synthesis=dict(batch_size=4, inner_steps=1),
+             synthesis=dict(batch_size=4, inner_steps=1, rounds=None),
              distill=dict(batch_size=4))
 val_dataloader = dict(batch_size=8, dataset=dict(data_root={root!r}))
 test_dataloader = val_dataloader

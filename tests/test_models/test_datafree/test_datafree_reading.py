@@ -35,11 +35,12 @@ def test_ssd_kd_with_its_parts_off_is_fast2(seed, tmp_path):
     """SSD-KD's config with uniform draws, phi = 1 (gamma = kappa = 0) and
     Fast's schedule trains, seed for seed, the student of the Fast-2 config
     at the same budget: the same loss at every step, the same weights."""
-    same = dict(budget=12, synthesis=dict(batch_size=4, inner_steps=2))
+    same = dict(budget=12, synthesis=dict(batch_size=4, inner_steps=2,
+                                          rounds=3))
     fast_losses, fast_student = _run(FAST, tmp_path, 7, seed, **same)
     off = dict(budget=12, buffer=dict(type='PriorityReplayBuffer',
                                       sampling='uniform', dtype='uint8'),
-               synthesis=dict(batch_size=4, inner_steps=2,
+               synthesis=dict(batch_size=4, inner_steps=2, rounds=3,
                               warmup_ratio=20 / 220, span=1.0,
                               task=dict(type='ModulatedTaskLoss', gamma=0.0,
                                         kappa=0.0, loss_weight=0.5)))

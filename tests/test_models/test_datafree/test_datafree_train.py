@@ -43,7 +43,7 @@ def tiny_cfg(toy_data, tmp_path_factory):
     body = f"""
 model = dict(teacher=dict(checkpoint={ckpt!r}), budget=12,
              generator=dict(nz=16, ngf=8),
-             synthesis=dict(batch_size=4, inner_steps=2),
+             synthesis=dict(batch_size=4, inner_steps=2, rounds=None),
              distill=dict(batch_size=4))
 val_dataloader = dict(batch_size=8, dataset=dict(data_root={root!r}))
 test_dataloader = val_dataloader
