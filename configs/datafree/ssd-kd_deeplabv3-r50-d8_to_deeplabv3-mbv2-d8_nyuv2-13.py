@@ -27,7 +27,8 @@ model = dict(
     budget=16000,
     buffer_size=None,
     buffer=dict(type='PriorityReplayBuffer', alpha=0.6, eps=1e-6,
-                evict='fifo', dtype='uint8'),
+                evict='fifo', dtype='uint8',
+                weight_norm='batch_mean'),
     synthesis=dict(
         batch_size=64, inner_steps=2, lr_g=5e-3, lr_z=0.015, meta=True,
         bn_weight=10.0, bn_momentum=0.9, warmup_ratio=0.2, span=0.8,
