@@ -8,7 +8,10 @@ import json
 import os
 import os.path as osp
 import re
+import sys
+import tempfile
 import warnings
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 import torch
@@ -45,37 +48,46 @@ def onnx_paths(out: str, force: bool = False):
     return out, meta
 
 
-def _module_calling(model: nn.Module, op: str, inputs):
-    """``(dotted name, class name)`` of the innermost module whose forward
-    calls the torch function ``op`` (e.g. ``scaled_dot_product_attention``)
-    first, found by running ``model`` once; None when not seen."""
-    from torch.overrides import TorchFunctionMode
-    stack, found = [], []
-    handles = []
-    for name, module in model.named_modules():
-        handles.append(module.register_forward_pre_hook(
-            lambda m, a, name=name: stack.append((name, type(m).__name__))))
-        handles.append(module.register_forward_hook(
-            lambda m, a, o: stack.pop()))
-
-    class Watch(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            name = getattr(func, '__name__', '')
-            if not found and stack and name.strip('_') == op.strip('_'):
-                found.append(stack[-1])
-            return func(*args, **(kwargs or {}))
-    try:
-        with torch.no_grad(), Watch():
-            model(inputs)
-    except Exception:  # noqa: BLE001 - the export's own error is reported
-        pass
-    finally:
-        for h in handles:
-            h.remove()
-    return found[0] if found else None
+@contextmanager
+def _quiet_output(into: dict):
+    """Send what C++ code writes to stdout and stderr (the TorchScript
+    exporter dumps the whole graph when an operator fails) to
+    ``into['text']``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with tempfile.TemporaryFile() as tmp:
+        for fd in saved:
+            os.dup2(tmp.fileno(), fd)
+        try:
+            yield into
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, keep in saved.items():
+                os.dup2(keep, fd)
+                os.close(keep)
+            tmp.seek(0)
+            into['text'] = tmp.read().decode(errors='replace')
 
 
-def _unsupported(model, inputs, error, opset) -> ExportError:
+def _scope_of(op: str, text: str):
+    """``(dotted name, class name)`` of the module whose traced node runs
+    ``op``, from the exporter's graph dump (its ``scope:`` annotation)."""
+    for line in text.splitlines():
+        if f'= {op}(' not in line or 'scope: ' not in line:
+            continue
+        scope = line.split('scope: ', 1)[1].split(' ')[0]
+        parts = [p.split('::') for p in scope.split('/') if '::' in p]
+        names = [n for _, n in parts[1:] if n]
+        if names and names[0] == 'model':  # the DeployModel's attribute
+            names = names[1:]
+        if names:
+            return '.'.join(names), parts[-1][0].rsplit('.', 1)[-1]
+    return None
+
+
+def _unsupported(error, opset, log='') -> ExportError:
     """One line for an operator that ``opset`` cannot export (naming the
     module that calls it), or the export's own first line."""
     text = str(error).strip().splitlines()[0] if str(error).strip() \
@@ -85,7 +97,7 @@ def _unsupported(model, inputs, error, opset) -> ExportError:
         return ExportError(f'ONNX export (opset {opset}) failed: '
                            f'{type(error).__name__}: {text}')
     op = m.group(1)
-    where = _module_calling(model, op.split('::')[-1], inputs)
+    where = _scope_of(op, f'{error}\n{log}')
     if where:
         name = where[0].split('.', 1)[1] if where[0].startswith('model.') \
             else where[0]
@@ -154,10 +166,12 @@ def export_onnx(wrapper: nn.Module, inputs: torch.Tensor, out: str,
         why = note = ''
         for attempt in (True, False):
             dynamic_hw = attempt
+            log = {}
             try:
-                _torch_export(wrapper, inputs, tmp, opset, dynamic_hw)
+                with _quiet_output(log):
+                    _torch_export(wrapper, inputs, tmp, opset, dynamic_hw)
             except Exception as e:  # noqa: BLE001 - one line, see below
-                raise _unsupported(wrapper, inputs, e, opset) from None
+                raise _unsupported(e, opset, log.get('text', '')) from None
             sess = ort_session(tmp)
             x = probe if dynamic_hw else torch.cat([inputs[:1]] * 2)
             want = expected_probe if dynamic_hw else expected_batch

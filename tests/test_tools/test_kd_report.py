@@ -35,6 +35,7 @@ def test_kd_report_table_json_and_plot(toy_data, teacher_ckpts, tmp_path):
                     '--model', 'student', student, ckpt_s,
                     '--model', 'student+kd', distill, ckpt_d,
                     '--train-time', 'teacher', '90', '--images', '3',
+                    '--latency-iters', '2',
                     '--out', str(out)], timeout=600, check=True)
     with open(out / 'report.json') as f:
         rows = json.load(f)['models']
@@ -45,10 +46,22 @@ def test_kd_report_table_json_and_plot(toy_data, teacher_ckpts, tmp_path):
     for r in rows:
         assert r['infer_ms'] > 0
         assert 0 <= r['accuracy/top1'] <= r['accuracy/top5'] <= 100
+        # the deployed graph: FLOPs at the 32x32 test size, latency in
+        # both runtimes at batch 1 and 8, the ONNX export checked
+        assert r['input_shape'] == [1, 3, 32, 32]
+        assert r['flops_G'] > 0 and r['activations_M'] > 0
+        for key in ('torch_b1_ms', 'torch_b8_ms', 'onnx_b1_ms',
+                    'onnx_b8_ms'):
+            assert r[key] > 0, key
+        assert r['onnx_parity']['ok'] and r['threads'] >= 1
+    # the ResNet-18 teacher costs more than the ViT-tiny student
+    assert rows[0]['flops_G'] > rows[1]['flops_G'] == rows[2]['flops_G']
     # the distilled student was exported and evaluated as a plain model
     assert rows[2]['checkpoint'].endswith('student.pth')
     assert (out / 'report.png').stat().st_size > 1000
+    assert (out / 'accuracy_latency.png').stat().st_size > 1000
     assert 'student+kd' in res.stdout and 'ms / image' in res.stdout
+    assert 'GFLOPs' in res.stdout and 'onnx_b8' in res.stdout
 
 
 def test_kd_report_refuses_a_missing_checkpoint(tmp_path):

@@ -104,6 +104,7 @@ def test_run_demo_and_bench_quality_label_the_stages(tmp_path, monkeypatch):
     monkeypatch.setattr(run_demo, 'evaluate',
                         lambda *a, **k: {'coco/bbox_mAP': 0.2})
     monkeypatch.setattr(run_demo, 'params_and_speed', lambda *a: (1, 0.01))
+    monkeypatch.setattr(run_demo, 'flops_of', lambda *a: (2e9, 3e6))
 
     def demo_teacher(config, tdir, tckpt, opts):
         train(config, osp.join(tdir, 'run'), 0, opts)

@@ -18,7 +18,6 @@ Example:
     # PyTorch on 8 test images
 """
 import argparse
-import json
 import os.path as osp
 import sys
 

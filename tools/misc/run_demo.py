@@ -6,8 +6,9 @@ student (GFL, ResNet-18 at 1/4 width, trained alone) and a feature-imitation
 student (the same, distilled from the teacher on its FPN levels), all with
 tools/train.py and the same schedule; exports the distilled student as a plain
 mmdet checkpoint; evaluates all three with tools/test.py (mmdet CocoMetric)
-and prints one table: parameters, mAP, training time, inference time per
-image.
+and prints one table: parameters, FLOPs and activations at the test input
+size (mmengine's counter, tools/analysis_tools/get_flops.py), mAP, training
+time, inference time per image.
 
 With several --seeds the students are trained once per seed (the teacher
 once) and the table shows mean and spread (the README's quality figures).
@@ -218,6 +219,19 @@ def params_and_speed(config, checkpoint, options=None, n_images=50):
             statistics.median(times))
 
 
+def flops_of(config, options=None):
+    """(FLOPs, activations) of the model's deployed graph (backbone + neck
+    + head raw outputs) on the first test image, counted by mmengine's
+    analyzer as ``tools/analysis_tools/get_flops.py`` counts them."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+    from get_flops import count
+
+    from kdtools.utils import register_all_modules
+    register_all_modules()
+    res = count(config, num_images=1, cfg_options=options)
+    return res['flops'], res['activations']
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description='Train teacher, baseline student and feature-imitation '
@@ -260,6 +274,9 @@ def main(argv=None):
                                 train_s=tinfo['train_s']))
     speed = {'teacher': params_and_speed(TEACHER, tckpt,
                                           data_options(args.data))}
+    flops = {'teacher': flops_of(TEACHER, data_options(args.data))}
+    flops['student'] = flops_of(STUDENT, data_options(args.data))
+    flops['student + hint KD'] = flops_of(DISTILL, data_options(args.data))
     for seed in args.seeds:
         sdir = osp.join(args.work_dir, f'student_seed{seed}')
         last, secs = train(STUDENT, sdir, seed, opts)
@@ -294,7 +311,8 @@ def main(argv=None):
     print(f'\nembedded detection set ({args.data}/det), 12 epochs each; '
           f'students: seeds {seeds} (mean ± std over seeds when several); '
           'teacher: seed 0')
-    header = (f'{"model":20s} {"params":>8s} {"bbox mAP":>15s} '
+    header = (f'{"model":20s} {"params":>8s} {"GFLOPs":>7s} '
+              f'{"acts":>7s} {"bbox mAP":>15s} '
               f'{"train (min)":>13s} {"infer (ms/img)":>15s}')
     print(header)
     print('-' * len(header))
@@ -302,10 +320,13 @@ def main(argv=None):
     for name, runs in rows.items():
         n_params, sec_per_img = speed[name]
         maps = [r['mAP'] for r in runs]
-        print(f'{name:20s} {n_params / 1e6:7.2f}M {fmt(maps):>15s} '
+        n_flops, n_acts = flops[name]
+        print(f'{name:20s} {n_params / 1e6:7.2f}M {n_flops / 1e9:7.3f} '
+              f'{n_acts / 1e6:6.2f}M {fmt(maps):>15s} '
               f'{fmt([r["train_s"] for r in runs], 1 / 60, 1):>13s} '
               f'{sec_per_img * 1000:15.1f}')
-        summary[name] = dict(params=n_params, mAP=maps,
+        summary[name] = dict(params=n_params, flops=n_flops,
+                             activations=n_acts, mAP=maps,
                              train_s=[r['train_s'] for r in runs],
                              infer_s_per_img=sec_per_img)
     t = statistics.mean(summary['teacher']['mAP'])
