@@ -100,6 +100,9 @@ def test_gfl_crosskd_step_equals_the_hand_written_step(toy_data, tmp_path):
     hand_g = grads({**own, **kd})
     for k, a, b in zip(watched, ours_g, hand_g):
         assert a.abs().sum() > 0, k
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=k)
+        # the same sums in another order: float32 rounding at ~1e-6 of the
+        # gradient's scale (a missing or extra term is of its scale)
+        torch.testing.assert_close(a, b, rtol=1e-4,
+                                   atol=1e-5 * float(b.abs().max()), msg=k)
     assert all(p.grad is None
                for p in model.teacher_models['teacher'].parameters())
