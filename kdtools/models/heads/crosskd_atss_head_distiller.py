@@ -1,16 +1,16 @@
 from typing import Dict, Optional
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from kdtools.registry import MODELS
-from .base_head_distiller import (HeadMismatch, cat_levels, levels_to_flat,
-                                  reduced_avg_factor)
+from .base_head_distiller import cat_levels, levels_to_flat, \
+    reduced_avg_factor
 from .crosskd_head_distiller import CrossKDHeadDistiller
-from .crosskd_retina_head_distiller import decoded_box_kd
+from .crosskd_retina_head_distiller import CrossKDRetinaHeadDistiller
 
 
 @MODELS.register_module()
-class CrossKDATSSHeadDistiller(CrossKDHeadDistiller):
+class CrossKDATSSHeadDistiller(CrossKDRetinaHeadDistiller):
     """CrossKD (Wang et al., CVPR 2024) for ATSS heads (``ATSSHead``:
     ``atss_cls``, ``atss_reg``, ``atss_centerness``, a ``Scale`` per level,
     encoded deltas), as the authors' ``CrossKDATSS``. With ``z_c``, ``z_t``
@@ -54,17 +54,10 @@ class CrossKDATSSHeadDistiller(CrossKDHeadDistiller):
                  adapter: Optional[dict] = None,
                  student_head: str = 'bbox_head',
                  teacher_head: Optional[str] = None) -> None:
-        super().__init__(dict(loss_cls_kd=loss_cls_kd,
-                              loss_reg_kd=loss_reg_kd,
-                              loss_center_kd=loss_center_kd),
-                         reused_teacher_head_idx, adapter, student_head,
-                         teacher_head)
-
-    def compare_heads(self, diff: HeadMismatch, s_head: nn.Module,
-                      t_head: nn.Module) -> None:
-        diff.compare_priors(s_head.prior_generator, t_head.prior_generator,
-                            per_location='anchors per location')
-        diff.compare_coders(s_head.bbox_coder, t_head.bbox_coder)
+        CrossKDHeadDistiller.__init__(
+            self, dict(loss_cls_kd=loss_cls_kd, loss_reg_kd=loss_reg_kd,
+                       loss_center_kd=loss_center_kd),
+            reused_teacher_head_idx, adapter, student_head, teacher_head)
 
     def predict(self, t_head, level, cls_feat, reg_feat) -> tuple:
         return (t_head.atss_cls(cls_feat),
@@ -75,33 +68,17 @@ class CrossKDATSSHeadDistiller(CrossKDHeadDistiller):
                   data_samples) -> Dict[str, Tensor]:
         head = self._student_head_module
         cls_c, reg_c, ctr_c = cross
-        cls_t, reg_t, ctr_t = teacher[:3]
         anchors, labels, label_w, _, _, avg_factor = targets
-        anchors = cat_levels(anchors).reshape(-1, 4)
         labels = cat_levels(labels).reshape(-1)
         label_w = cat_levels(label_w).reshape(-1)
         avg_factor = reduced_avg_factor(avg_factor, label_w.device)
-        cls_t = levels_to_flat(cls_t, cls_t[0].shape[1])
-        cls_t = cls_t.reshape(-1, cls_t.shape[-1])
-        losses = {}
-        if self.loss_cls_kd is not None:
-            channels = head.cls_out_channels
-            losses['loss_cls_kd'] = self.loss_cls_kd(
-                levels_to_flat(cls_c, channels).reshape(-1, channels),
-                cls_t, weight=label_w, avg_factor=avg_factor)
-        if self.loss_reg_kd is not None:
-            weight = cls_t.detach().max(dim=1)[0].sigmoid()
-            weight = weight * (label_w > 0)
-            size = head.bbox_coder.encode_size
-            losses['loss_reg_kd'] = decoded_box_kd(
-                self.loss_reg_kd, head.bbox_coder, anchors,
-                levels_to_flat(reg_c, size).reshape(-1, size),
-                levels_to_flat(reg_t, size).reshape(-1, size), weight,
-                avg_factor)
+        losses = self.cls_box_kd(
+            cls_c, reg_c, teacher[0], teacher[1], label_w, avg_factor,
+            lambda: cat_levels(anchors).reshape(-1, 4))
         if self.loss_center_kd is not None:
             pos = (labels >= 0) & (labels < head.num_classes)
             ctr_c = levels_to_flat(ctr_c, 1).reshape(-1)
-            ctr_t = levels_to_flat(ctr_t, 1).reshape(-1)
+            ctr_t = levels_to_flat(teacher[2], 1).reshape(-1)
             losses['loss_center_kd'] = self.loss_center_kd(
                 ctr_c[pos], ctr_t[pos].detach().sigmoid(),
                 avg_factor=avg_factor) if pos.any() else ctr_c.sum() * 0

@@ -82,12 +82,21 @@ class CrossKDRetinaHeadDistiller(CrossKDHeadDistiller):
 
     def kd_losses(self, cross, teacher, targets,
                   data_samples) -> Dict[str, Tensor]:
-        head = self._student_head_module
         cls_c, reg_c = cross
-        cls_t, reg_t = teacher[:2]
-        labels, label_w, _, _, avg_factor = targets[:5]
+        label_w, avg_factor = targets[1], targets[4]
         label_w = cat_levels(label_w).reshape(-1)
         avg_factor = reduced_avg_factor(avg_factor, label_w.device)
+        return self.cls_box_kd(cls_c, reg_c, teacher[0], teacher[1],
+                               label_w, avg_factor,
+                               lambda: self.anchors(reg_c))
+
+    def cls_box_kd(self, cls_c, reg_c, cls_t, reg_t, label_w: Tensor,
+                   avg_factor, anchors) -> Dict[str, Tensor]:
+        """The classification and box terms of an anchor head (RetinaNet,
+        ATSS) from per-level cross-head and teacher maps, the flat label
+        weights ``(B * N,)`` and the anchors ``(B * N, 4)`` (a callable,
+        read only for the box term)."""
+        head = self._student_head_module
         t_channels = cls_t[0].shape[1] // head.num_base_priors
         cls_t = levels_to_flat(cls_t, t_channels).reshape(-1, t_channels)
         losses = {}
@@ -101,7 +110,7 @@ class CrossKDRetinaHeadDistiller(CrossKDHeadDistiller):
             weight = weight * (label_w > 0)
             size = head.bbox_coder.encode_size
             losses['loss_reg_kd'] = decoded_box_kd(
-                self.loss_reg_kd, head.bbox_coder, self.anchors(reg_c),
+                self.loss_reg_kd, head.bbox_coder, anchors(),
                 levels_to_flat(reg_c, size).reshape(-1, size),
                 levels_to_flat(reg_t, size).reshape(-1, size), weight,
                 avg_factor)
