@@ -68,7 +68,8 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
     One ``train_step`` (one iteration of an ``IterBasedTrainLoop`` over
     :class:`SyntheticDataset`, whose batches are ignored) is:
 
-    - while ``rounds_done < R_w`` (``R = ceil(budget / B)``,
+    - while ``rounds_done < R_w`` (``R`` = ``synthesis.rounds``, or
+      ``ceil(budget / B)`` when unset,
       ``R_w = ceil(warmup_ratio R)``): one synthesis round without the
       adversarial term, no distillation;
     - after: the next synthesis round (with the adversarial term) when its
@@ -88,8 +89,9 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
     ``delta = w * mean_u KL_1(t_u, s_u)``; ``SEG_DEFAULTS`` holds the
     segmentation defaults (T = 1, kappa = -1, the 7.3 augmentations).
 
-    Synthesis stops once ``budget`` images were made (the last round's
-    surplus is not stored). Images ``(B, C, H, W)`` in [0, 1] reach each
+    Synthesis stops once ``budget`` images were kept (:meth:`round_quota`:
+    with ``synthesis.rounds`` set, the budget spread over the rounds; the
+    rest of each round's images are not stored). Images ``(B, C, H, W)`` in [0, 1] reach each
     model normalised by its own data preprocessor.
 
     Args:
@@ -99,9 +101,12 @@ class DataFreeDistiller(TeacherStateMixin, BaseModel):
         generator (dict): ``FastGenerator`` or ``PixelGenerator`` config.
         buffer (dict): ``PriorityReplayBuffer`` or ``MemoryBank`` config
             without capacity and image shape (``buffer_size``, generator).
-        budget (int): total synthetic images S_total.
+        budget (int): synthetic images kept in all, S_total.
         buffer_size (int, optional): N_max (default: the budget).
-        synthesis (dict): ``batch_size`` B, ``inner_steps`` k, ``lr_g``,
+        synthesis (dict): ``batch_size`` B (images made per round),
+            ``rounds`` R (None: ``ceil(budget / B)``), ``inner_steps`` k,
+            ``tv_weight`` / ``l2_weight`` (DeepInversion's image priors,
+            :func:`image_prior`), ``lr_g``,
             ``lr_z``, ``meta`` (FOMAML update of the generator with the
             ``generator`` optimizer), ``bn_weight`` (lambda_bn; 0 switches
             the BN prior off), ``bn_momentum``, ``warmup_ratio``, ``span``,
